@@ -1,0 +1,9 @@
+"""uaelab: unsupervised adversarial examples (Hsu et al., AAAI 2022) as a teaching toolkit.
+
+Importing ``uaelab`` is cheap and has no side effects; the submodules are imported on use::
+
+    from uaelab import data, mine, attacks, models, train, experiments
+"""
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

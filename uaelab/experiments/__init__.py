@@ -1,0 +1,159 @@
+"""Paper artefacts (figures and tables) as functions, a disk cache, and the ``reproduce`` driver.
+
+Each module in this package defines one or more experiments with the ``@experiment`` decorator::
+
+    @experiment("table4", title="Table 4: UAE augmentation for autoencoders", order=60)
+    def table4(profile: str | None = None, **overrides) -> ExperimentResult: ...
+
+An experiment returns an :class:`ExperimentResult` (pandas tables, matplotlib figures and the
+config that produced them). Heavy work inside it goes through :func:`cached`, keyed by the
+settings, so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
+module here, runs each experiment in ``order`` and writes its files under ``figures/`` and
+``results/``.
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import pickle
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from ..config import active_profile
+from ..utils import atomic_write_bytes, cache_dir, fingerprint, repo_root
+
+T = TypeVar("T")
+CACHE_VERSION = 1  # bump to invalidate every cached result after a change in semantics
+
+
+@dataclass
+class ExperimentResult:
+    """What an experiment hands back: named tables, named figures, and its config."""
+
+    name: str
+    config: dict[str, Any]
+    tables: dict[str, Any] = field(default_factory=dict)  # name -> pandas.DataFrame
+    figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure
+    notes: str = ""  # one paragraph: what to look at, what differs from the paper
+
+
+@dataclass
+class Experiment:
+    name: str
+    title: str
+    fn: Callable[..., ExperimentResult]
+    order: int
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def experiment(name: str, title: str, order: int = 100):
+    """Register ``fn(profile=None, **overrides) -> ExperimentResult`` under ``name``."""
+
+    def deco(fn: Callable[..., ExperimentResult]) -> Callable[..., ExperimentResult]:
+        assert name not in EXPERIMENTS or EXPERIMENTS[name].fn.__qualname__ == fn.__qualname__, name
+        EXPERIMENTS[name] = Experiment(name, title, fn, order)
+        return fn
+
+    return deco
+
+
+def load_all() -> dict[str, Experiment]:
+    """Import every module of this package so that its experiments register themselves."""
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+    return dict(sorted(EXPERIMENTS.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+# -- cache ----------------------------------------------------------------------------------
+def cache_key(name: str, config: dict[str, Any]) -> str:
+    return f"{name}-{fingerprint(CACHE_VERSION, name, config)}"
+
+
+def cached(name: str, config: dict[str, Any], compute: Callable[[], T], *, refresh: bool = False) -> T:
+    """Return ``compute()``, memoised on disk under the cache folder by ``(name, config)``.
+
+    ``config`` must hold everything the result depends on (settings dicts, data fingerprints,
+    seeds). The value must be picklable (DataFrames, tensors, dicts); build figures from it
+    afterwards rather than caching them. Writes are atomic, so an interrupted run never leaves
+    a half-written entry.
+    """
+    path = cache_dir("results") / f"{cache_key(name, config)}.pkl"
+    if path.exists() and not refresh:
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        except (EOFError, pickle.UnpicklingError):
+            path.unlink()  # a corrupt entry is recomputed, never trusted
+    value = compute()
+    atomic_write_bytes(path, pickle.dumps(value))
+    return value
+
+
+def is_cached(name: str, config: dict[str, Any]) -> bool:
+    """Whether :func:`cached` would return a stored value for ``(name, config)``."""
+    return (cache_dir("results") / f"{cache_key(name, config)}.pkl").exists()
+
+
+# -- writing --------------------------------------------------------------------------------
+def write_result(
+    result: ExperimentResult,
+    profile: str | None = None,
+    figures_dir: Path | None = None,
+    results_dir: Path | None = None,
+) -> list[Path]:
+    """Write a result's figures (PNG) and tables (CSV and Markdown) plus its config (JSON).
+
+    Files go to ``figures/<profile>/`` and ``results/<profile>/`` of the checkout unless other
+    folders are given. Returns the written paths.
+    """
+    profile = active_profile(profile)
+    figures_dir = Path(figures_dir or repo_root() / "figures" / profile)
+    results_dir = Path(results_dir or repo_root() / "results" / profile)
+    written: list[Path] = []
+    for key, fig in result.figures.items():
+        buf = io.BytesIO()
+        # fixed metadata keeps the PNG bytes identical between runs of the same result
+        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+        path = figures_dir / f"{result.name}_{key}.png"
+        atomic_write_bytes(path, buf.getvalue())
+        written.append(path)
+    for key, table in result.tables.items():
+        stem = results_dir / f"{result.name}_{key}"
+        atomic_write_bytes(stem.with_suffix(".csv"), table.to_csv(index=True).encode())
+        atomic_write_bytes(stem.with_suffix(".md"), table.to_markdown().encode())
+        written += [stem.with_suffix(".csv"), stem.with_suffix(".md")]
+    cfg = {"experiment": result.name, "profile": profile, "config": result.config, "notes": result.notes}
+    path = results_dir / f"{result.name}_config.json"
+    atomic_write_bytes(path, json.dumps(cfg, indent=2, sort_keys=True, default=str).encode())
+    written.append(path)
+    return written
+
+
+def run_all(profile: str | None = None, only: list[str] | None = None) -> list[Path]:
+    """Run every registered experiment (or those named in ``only``) and write their files."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # reproduce runs headless
+    import matplotlib.pyplot as plt
+    from tqdm.auto import tqdm
+
+    profile = active_profile(profile)
+    exps = load_all()
+    if only:
+        unknown = [n for n in only if n not in exps]
+        if unknown:
+            raise ValueError(f"unknown experiment(s) {unknown}; known: {', '.join(exps)}")
+        exps = {n: e for n, e in exps.items() if n in only}
+    written: list[Path] = []
+    for exp in tqdm(list(exps.values()), desc=f"reproduce ({profile})", unit="exp"):
+        result = exp.fn(profile=profile)
+        written += write_result(result, profile)
+        for fig in result.figures.values():
+            plt.close(fig)
+    return written
