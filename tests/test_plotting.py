@@ -1,0 +1,105 @@
+"""Tests for uaelab.plotting: layouts, red-cross marking, signed differences, input checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from uaelab.plotting import CROSS_GID, comparison_grid, diff_image, image_grid
+
+
+def _crossed(fig: Figure) -> list[int]:
+    """Indices of the axes (row-major) that carry the two red cross lines."""
+    out = []
+    for i, ax in enumerate(fig.axes):
+        lines = [ln for ln in ax.lines if ln.get_gid() == CROSS_GID]
+        if lines:
+            assert len(lines) == 2 and all(ln.get_color() == "red" for ln in lines)
+            out.append(i)
+    return out
+
+
+def test_flat_grid_layout_and_pixels():
+    x = torch.rand(10, 1, 5, 6)
+    fig = image_grid(x, nrow=4)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 12  # 3 rows × 4 columns, last two hidden
+    assert [ax.get_visible() for ax in fig.axes] == [True] * 10 + [False] * 2
+    shown = fig.axes[7].images[0].get_array()
+    np.testing.assert_allclose(np.asarray(shown), x[7, 0].numpy())
+
+
+def test_rgb_and_grey_images():
+    rgb = torch.rand(2, 3, 4, 4)
+    fig = image_grid(rgb)
+    assert np.asarray(fig.axes[1].images[0].get_array()).shape == (4, 4, 3)
+    grey = image_grid(torch.rand(3, 4, 4))  # N×H×W is grey
+    assert np.asarray(grey.axes[0].images[0].get_array()).shape == (4, 4)
+
+
+def test_2d_layout_titles_and_crosses():
+    x = torch.rand(2, 3, 1, 4, 4)
+    crosses = torch.tensor([[False, True, False], [True, False, False]])
+    fig = image_grid(x, row_titles=["a", "b"], col_titles=["c0", "c1", "c2"], crosses=crosses)
+    assert _crossed(fig) == [1, 3]
+    assert fig.axes[3].get_ylabel() == "b"
+    assert fig.axes[2].get_title() == "c2"
+
+
+def test_list_of_rows_ragged():
+    rows = [[torch.rand(1, 3, 3)] * 3, [torch.rand(1, 3, 3)]]
+    fig = image_grid(rows, crosses=[[False, False, True], [True]])
+    assert len(fig.axes) == 6 and not fig.axes[4].get_visible()
+    assert _crossed(fig) == [2, 3]
+
+
+def test_flat_crosses_follow_row_major_order():
+    fig = image_grid(torch.rand(5, 1, 3, 3), nrow=2, crosses=torch.tensor([0, 0, 1, 0, 1]).bool())
+    assert _crossed(fig) == [2, 4]
+
+
+def test_comparison_grid_crosses_failed_adversarials():
+    x = torch.rand(4, 1, 6, 6)
+    x_adv = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    fig = comparison_grid(x, x_adv, success=torch.tensor([True, False, True, False]))
+    # row 1 (adversarial) holds axes 4..7; samples 1 and 3 failed
+    assert _crossed(fig) == [5, 7]
+    assert [fig.axes[i].get_ylabel() for i in (0, 4, 8)] == ["original", "adversarial", "difference"]
+
+
+def test_diff_image_scaling():
+    x = torch.zeros(2, 1, 2, 2)
+    x_adv = x.clone()
+    x_adv[0, 0, 0, 0] = 0.2
+    x_adv[0, 0, 1, 1] = -0.1  # decreases map below 0.5
+    d = diff_image(x, x_adv)
+    assert d[0, 0, 0, 0].item() == pytest.approx(1.0)
+    assert d[0, 0, 1, 1].item() == pytest.approx(0.25)
+    assert d[0, 0, 0, 1].item() == pytest.approx(0.5)
+    assert torch.all(d[1] == 0.5)  # unchanged image: no division by zero
+    whole = diff_image(x, x_adv, per_image=False)
+    assert whole.min() >= 0 and whole.max() <= 1
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (torch.rand(2, 2, 4, 4), "C = 1"),
+        (torch.rand(2, 1, 4, 4) * 2, r"\[0, 1\]"),
+        (torch.full((1, 1, 2, 2), float("nan")), "NaN"),
+        (torch.randint(0, 255, (1, 1, 2, 2)), "float"),
+    ],
+)
+def test_bad_images_raise(bad, match):
+    with pytest.raises(ValueError, match=match):
+        image_grid(bad)
+
+
+def test_bad_crosses_and_titles_raise():
+    with pytest.raises(ValueError, match="crosses"):
+        image_grid(torch.rand(4, 1, 2, 2), crosses=torch.ones(3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="row_titles"):
+        image_grid(torch.rand(4, 1, 2, 2), nrow=2, row_titles=["only one"])
+    with pytest.raises(ValueError, match="success"):
+        comparison_grid(torch.rand(2, 1, 2, 2), torch.rand(2, 1, 2, 2), success=[True])
