@@ -66,12 +66,16 @@ def data_root(root: str | os.PathLike | None) -> Path:
 
 
 def writable(path: Path) -> bool:
-    """Whether files can be created in ``path`` (or in its nearest existing parent)."""
+    """Whether files may be created in ``path`` (or in its nearest existing parent).
+
+    The permission bits are honoured explicitly: root passes ``os.access`` on any folder, but a
+    folder marked read-only (no write bit for anyone, like a shared data copy) must stay as it is.
+    """
     while not path.exists():
         if path.parent == path:
             return False
         path = path.parent
-    return os.access(path, os.W_OK | os.X_OK)
+    return bool(path.stat().st_mode & 0o222) and os.access(path, os.W_OK | os.X_OK)
 
 
 def missing_files_error(dataset: str, where: Path, expected: str, reason: str) -> ValueError:
