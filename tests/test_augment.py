@@ -1,0 +1,178 @@
+"""The augmentation pipeline (uaelab.augment) with a closed-form toy task: the "model" is the
+training mean, so its test error and the effect of augmentation can be computed by hand."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from uaelab import augment, store
+from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation, summarize
+from uaelab.utils import generator
+
+
+class MeanModel(torch.nn.Module):
+    """Reconstructs every input as the training mean."""
+
+    def __init__(self, mean: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean)
+
+    def forward(self, x):
+        return self.mean.expand_as(x)
+
+
+class NoiseAttack:
+    """x + σ·N(0, 1) per sample (seeded by the dataset index); success when the error does not grow."""
+
+    def __init__(self, model, sigma: float, seed: int):
+        self.model, self.sigma, self.seed = model, sigma, seed
+        self.config = {"sigma": sigma, "seed": seed}
+        self.calls = 0
+
+    def __call__(self, x, y=None, *, indices=None):
+        self.calls += 1
+        noise = torch.stack([torch.randn(x.shape[1:], generator=generator(self.seed, int(i))) for i in indices])
+        x_adv = (x + self.sigma * noise).clamp(0, 1)
+        err = lambda z: (self.model(z) - z).pow(2).flatten(1).mean(1)  # noqa: E731
+        f = err(x_adv) - err(x)
+        z = torch.zeros(len(x))
+        return SimpleNamespace(x_adv=x_adv, success=f <= 0, mi_best=z, mi_final=z, c=z, f=f)
+
+
+class Interrupting(NoiseAttack):
+    """Raises KeyboardInterrupt on its (k+1)-th call, like a user stopping the cell."""
+
+    def __init__(self, *args, k: int):
+        super().__init__(*args)
+        self.k = k
+
+    def __call__(self, x, y=None, *, indices=None):
+        if self.calls >= self.k:
+            raise KeyboardInterrupt
+        return super().__call__(x, y, indices=indices)
+
+
+class MeanTask:
+    name = "mean"
+    metrics = {"error": ("lower", True)}
+
+    def __init__(self):
+        self.trained_on: list[int] = []
+        self.scales: list[float] = []
+        self.attack_factory = None
+
+    def config(self):
+        return {"toy": 1}
+
+    def train(self, x, y, seed, epoch_scale=1.0):
+        self.trained_on.append(len(x))
+        self.scales.append(epoch_scale)
+        return MeanModel(x.mean(0))
+
+    def evaluate(self, model, data):
+        return {"error": float((model(data.x_test) - data.x_test).pow(2).mean())}
+
+    def make_attack(self, method, model, seed):
+        if self.attack_factory is not None:
+            return self.attack_factory(model, method.overrides["sigma"], seed)
+        return NoiseAttack(model, method.overrides["sigma"], seed)
+
+
+def toy_data(n=60, d=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, d, generator=g) * 0.5 + 0.25
+    xt = torch.rand(40, d, generator=g) * 0.5 + 0.25
+    return SimpleNamespace(x_train=x, y_train=None, x_test=xt, fingerprint=lambda: f"toy{n}-{d}-{seed}")
+
+
+def test_parse_method_and_errors():
+    assert parse_method("ga:0.010").label == "GA (σ=0.01)"
+    assert parse_method("GA:1e-3").overrides == {"sigma": 0.001}
+    assert parse_method("mine-uae").attack == "mine-uae" and not parse_method("mine-uae").random
+    for bad in ("ga:0", "ga:-1", "pgd", "ga:abc"):
+        with pytest.raises(ValueError):
+            parse_method(bad)
+    with pytest.raises(ValueError, match="seeds"):
+        AugmentSettings.from_dict({"seeds": ()})
+    with pytest.raises(ValueError, match="budget"):
+        AugmentSettings.from_dict({"budget": "time"})
+
+
+def test_improvement_sign_convention():
+    # Table 4, sparse MNIST: 0.00561 -> 0.00243 is "↑ 56.7%"; dense L2-UAE 0.00258 -> 0.00286 is "↓ 10.9%"
+    assert improvement(0.00561, 0.00243) == pytest.approx(0.5668, abs=1e-4)
+    assert improvement(0.00258, 0.00286) < 0
+    # accuracies: a difference of fractions, higher is better (Table 5's "+1.58%")
+    assert improvement(0.9130, 0.9288, better="higher", relative=False) == pytest.approx(0.0158)
+    assert improvement(0.5, 0.4, better="higher", relative=False) == pytest.approx(-0.1)
+    assert math.isinf(improvement(0.0, 1.0))
+
+
+def test_pipeline_replication_rule_and_asr(tmp_cache):
+    data, task = toy_data(), MeanTask()
+    s = AugmentSettings(methods=("original", "ga:0.05", "duplicate"), seeds=(0, 1), batch_size=16)
+    rows = run_augmentation(task, data, settings=s, progress=False)
+    assert [r["key"] for r in rows] == ["original", "ga:0.05", "ga:0.05", "duplicate"]
+    # closed form: the attack on the mean model succeeds iff the noisy sample is no farther from the mean
+    mean = data.x_train.mean(0)
+    for r in rows[1:3]:
+        att = NoiseAttack(MeanModel(mean), 0.05, augment.derive_seed(r["seed"], "ga:0.05"))
+        res = att(data.x_train, indices=torch.arange(len(data.x_train)))
+        assert r["asr"] == pytest.approx(float(res.success.float().mean()))
+        # retrained on original + (UAE or the original itself where the attack failed)
+        x_aug = torch.cat([data.x_train, torch.where(res.success[:, None], res.x_adv, data.x_train)])
+        want = float((x_aug.mean(0) - data.x_test).pow(2).mean())
+        assert r["error"] == pytest.approx(want, rel=1e-6)
+        assert r["n_train"] == 2 * len(data.x_train)
+    # duplicating every sample leaves the mean, hence the error, unchanged
+    assert rows[3]["error"] == pytest.approx(rows[0]["error"], rel=1e-6) and rows[3]["asr"] == 0
+    summary = summarize(rows, task.metrics)
+    ga = summary.loc[("mean", "GA (σ=0.05)")]
+    assert ga["runs"] == 2 and ga["error_std"] > 0
+    assert ga["error_improvement"] == pytest.approx(improvement(rows[0]["error"], (rows[1]["error"] + rows[2]["error"]) / 2))
+    # cached: a second call trains nothing
+    n_trainings = len(task.trained_on)
+    run_augmentation(task, data, settings=s, progress=False)
+    assert len(task.trained_on) == n_trainings
+
+
+def test_budget_steps_scales_epochs(tmp_cache):
+    data, task = toy_data(), MeanTask()
+    run_augmentation(task, data, settings=AugmentSettings(methods=("original", "duplicate"), seeds=(0,),
+                                                          budget="steps"), progress=False)
+    assert task.scales == [1.0, 0.5]  # original, then the doubled set with half the epochs
+
+
+def test_interrupted_generation_resumes_without_loss_or_duplicates(tmp_cache):
+    data, method = toy_data(n=100), parse_method("ga:0.05")
+    s = AugmentSettings(batch_size=10)
+    model = MeanModel(data.x_train.mean(0))
+    task = MeanTask()
+    task.attack_factory = lambda m, sigma, seed: Interrupting(m, sigma, seed, k=4)
+    with pytest.raises(KeyboardInterrupt):
+        augment.generate(task, model, data.x_train, method, 0, s, data.fingerprint(), progress=False)
+    out_dir = augment.uae_dir(task, data.fingerprint(), method, 0, {"sigma": 0.05, "seed": augment.derive_seed(0, "ga:0.05")})
+    partial = store.read_results(out_dir, allow_partial=True)
+    assert partial["index"].tolist() == list(range(40))  # 4 batches done, nothing half-written
+    # rerun: only the missing 6 batches are computed
+    calls = []
+    task.attack_factory = lambda m, sigma, seed: calls.append(NoiseAttack(m, sigma, seed)) or calls[-1]
+    out2, x_adv, ok = augment.generate(task, model, data.x_train, method, 0, s, data.fingerprint(), progress=False)
+    assert out2 == out_dir and calls[0].calls == 6
+    res = store.read_results(out_dir)
+    assert res["index"].tolist() == list(range(100))  # none lost, none twice
+    # identical to an uninterrupted run
+    ref = NoiseAttack(model, 0.05, augment.derive_seed(0, "ga:0.05"))(data.x_train, indices=torch.arange(100))
+    assert torch.equal(x_adv, ref.x_adv) and torch.equal(ok, ref.success)
+
+
+def test_progress_bar_for_large_sets(tmp_cache, capsys):
+    data, method = toy_data(n=1200, d=3), parse_method("ga:0.01")
+    model = MeanModel(data.x_train.mean(0))
+    augment.generate(MeanTask(), model, data.x_train, method, 0, AugmentSettings(batch_size=200),
+                     data.fingerprint(), progress=True)
+    err = capsys.readouterr().err
+    assert "1200/1200" in err and "generate" in err

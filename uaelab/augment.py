@@ -1,0 +1,362 @@
+"""UAEs as data augmentation (paper Sections 4.4-4.6, Tables 4-6), shared by notebooks 06-08.
+
+The pipeline, for one model and one augmentation method:
+
+1. train the original model on the training set (or take it from the cache);
+2. generate one adversarial example per training sample with the method (MINE-UAE, L2-UAE or
+   Gaussian noise of std σ) through :func:`uaelab.store.generate_to_dir`, which is resumable:
+   interrupt it and run it again, and it continues where it stopped;
+3. build the augmented set *original + generated*; a sample whose attack failed is replaced by a
+   copy of itself (the paper's replication rule, which keeps the data balanced);
+4. retrain the model from scratch with the same settings on the augmented set;
+5. evaluate it on the untouched test set and report the change relative to the original model.
+
+The attack success rate (ASR) is the fraction of training samples whose example succeeded (its
+training loss is no greater than the original's). Improvements follow the sign convention of
+the paper's tables: positive (↑) means better, i.e. a *lower* error or loss and a *higher*
+accuracy. Errors and losses improve relatively, ``(orig - new) / orig``; accuracies by their
+difference ``new - orig`` (Table 5 writes "+1.58%"). Both are fractions.
+
+A task (what "train", "evaluate" and "attack" mean) is any object with the methods of
+:class:`AugmentTask`; :mod:`uaelab.experiments.table4_reconstruction`, ``table6_concrete`` and
+``table5_simclr`` define one each.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import Settings, register
+from .utils import cache_dir, derive_seed, fingerprint
+
+PAPER_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001")
+
+
+# -- settings -------------------------------------------------------------------------------
+@register("augment")
+@dataclass(frozen=True)
+class AugmentSettings(Settings):
+    # methods to compare: original, mine-uae, l2-uae, ga:<sigma> (Gaussian noise), duplicate
+    # (the replication rule alone: every sample copied once, a control for "more steps")
+    methods: tuple[str, ...] = PAPER_METHODS
+    # seeds of the randomised methods (GA); the paper reports mean ± std over several GA runs
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    # also repeat the attacks (MINE-UAE, L2-UAE) over all seeds, not only the first
+    repeat_all: bool = False
+    # seed of the original model; the retrained models start from the same initialisation
+    model_seed: int = 0
+    # samples per generation batch (and per resumable shard on disk)
+    batch_size: int = 100
+    # training budget when retraining on the augmented set: "epochs" keeps the number of epochs
+    # (the paper: twice the data, twice the steps); "steps" keeps the number of gradient steps
+    budget: Literal["epochs", "steps"] = "epochs"
+
+    PROFILES = {"quick": {"seeds": (0, 1), "batch_size": 100}}
+
+    def validate(self) -> None:
+        if not self.methods:
+            raise ValueError("augment.methods is empty; name at least one of " + ", ".join(PAPER_METHODS))
+        for m in self.methods:
+            parse_method(m)
+        if not self.seeds:
+            raise ValueError("augment.seeds is empty; give at least one seed, e.g. (0,)")
+        if self.batch_size < 1:
+            raise ValueError(f"augment.batch_size must be >= 1, got {self.batch_size}")
+        if self.budget not in ("epochs", "steps"):
+            raise ValueError(f"augment.budget must be 'epochs' or 'steps', got {self.budget!r}")
+
+
+# -- methods --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Method:
+    """One augmentation method, parsed from its short name."""
+
+    key: str  # the short name, e.g. "ga:0.01"
+    label: str  # the column name of the paper's tables, e.g. "GA (σ=0.01)"
+    attack: str | None  # uaelab.attacks.make_attack name; None for original / duplicate
+    overrides: dict[str, Any] = field(default_factory=dict)  # attack settings (GA: sigma)
+    random: bool = False  # whether the result changes with the seed (noise drawn at random)
+
+
+def parse_method(spec: str) -> Method:
+    """``"original" | "mine-uae" | "l2-uae" | "ga:<sigma>" | "duplicate"`` -> :class:`Method`."""
+    key = spec.strip().lower()
+    if key == "original":
+        return Method(key, "Original", None)
+    if key == "duplicate":
+        return Method(key, "Duplicate", None)
+    if key == "mine-uae":
+        return Method(key, "MINE-UAE", "mine-uae")
+    if key == "l2-uae":
+        return Method(key, "L2-UAE", "l2-uae")
+    m = re.fullmatch(r"(?:ga|gaussian):\s*([0-9.eE+-]+)", key)
+    if m:
+        try:
+            sigma = float(m.group(1))
+        except ValueError:
+            sigma = -1.0
+        if not (sigma > 0 and math.isfinite(sigma)):
+            raise ValueError(f"method {spec!r}: σ must be a positive number, e.g. 'ga:0.01'")
+        return Method(f"ga:{sigma:g}", f"GA (σ={sigma:g})", "gaussian", {"sigma": sigma}, random=True)
+    raise ValueError(
+        f"unknown augmentation method {spec!r}; use original, mine-uae, l2-uae, ga:<sigma> "
+        "(e.g. ga:0.01) or duplicate"
+    )
+
+
+# -- the task interface ---------------------------------------------------------------------
+class AugmentTask(Protocol):
+    """What the pipeline needs to know about one model family (see module docstring)."""
+
+    name: str  # short id, e.g. "dense"
+    # metric name -> "lower" or "higher" (which is better) and whether it improves relatively;
+    # the first metric is the one the tables lead with
+    metrics: dict[str, tuple[str, bool]]
+
+    def config(self) -> dict[str, Any]:
+        """Every setting that changes the trained model (the cache key)."""
+
+    def train(self, x: torch.Tensor, y: torch.Tensor | None, seed: int, epoch_scale: float = 1.0) -> torch.nn.Module:
+        """Train a fresh model on ``x`` (labels only if the task needs them; UAE tasks do not)."""
+
+    def evaluate(self, model: torch.nn.Module, data: Any) -> dict[str, float]:
+        """The test metrics of ``model`` on ``data`` (the untouched test split)."""
+
+    def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
+        """The attack object :func:`uaelab.store.generate_to_dir` runs for ``method``."""
+
+
+def improvement(original: float, new: float, better: str = "lower", relative: bool = True) -> float:
+    """The paper's signed improvement, a fraction: positive means ``new`` is better.
+
+    ``better="lower"`` (errors, losses): ``(original - new) / original`` when ``relative``.
+    ``better="higher"`` (accuracies): ``new - original`` unless ``relative``.
+    """
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    diff = (original - new) if better == "lower" else (new - original)
+    if not relative:
+        return float(diff)
+    if original == 0:
+        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    return float(diff / abs(original))
+
+
+def asr(success: torch.Tensor | np.ndarray) -> float:
+    """Attack success rate: the fraction of samples whose adversarial example succeeded."""
+    s = torch.as_tensor(np.asarray(success)).bool()
+    if s.dim() != 1:
+        raise ValueError(f"success must be a 1-d bool vector, got shape {tuple(s.shape)}")
+    return float(s.float().mean()) if s.numel() else 0.0
+
+
+# -- the pipeline ---------------------------------------------------------------------------
+def uae_dir(task: AugmentTask, data_fp: str, method: Method, seed: int, attack_config: Any = None):
+    """The generation folder of one (task, data, method, seed) under ``cache_dir("uaes", ...)``."""
+    key = fingerprint(task.name, task.config(), data_fp, method.key, method.overrides, seed, attack_config)
+    return cache_dir("uaes", f"{task.name}-{method.key.replace(':', '')}-{key}")
+
+
+def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method: Method, seed: int,
+             settings: AugmentSettings, data_fp: str, progress: bool = True):
+    """Run ``method``'s attack on every training sample through :func:`uaelab.store.generate_to_dir`.
+
+    Resumable: the folder is a fixed function of (task, data, method, seed, attack settings), so
+    an interrupted call continues where it stopped. Returns ``(out_dir, x_adv, success)`` with
+    x_adv N×... and success N bools in sample order.
+    """
+    from . import store
+
+    attack = task.make_attack(method, model, derive_seed(seed, method.key))
+    config = {"task": task.name, "task_config": task.config(), "method": method.key, "seed": seed,
+              "attack": _attack_config(attack)}
+    out_dir = uae_dir(task, data_fp, method, seed, config["attack"])
+    store.generate_to_dir(attack, x, out_dir, batch_size=settings.batch_size, config=config,
+                          data_fingerprint=data_fp, progress=progress)
+    idx, x_adv, success = store.load_adversarial(out_dir)
+    assert torch.equal(idx, torch.arange(x.shape[0])), "every training sample has exactly one example"
+    return out_dir, x_adv, success
+
+
+def _attack_config(attack: Any) -> Any:
+    settings = getattr(attack, "settings", None)
+    if settings is not None and hasattr(settings, "to_dict"):
+        return settings.to_dict()
+    return getattr(attack, "config", repr(type(attack).__name__))
+
+
+def _labels_of(data: Any) -> torch.Tensor | None:
+    return getattr(data, "y_train", None)
+
+
+def _data_fp(data: Any) -> str:
+    fp = getattr(data, "fingerprint", None)
+    return fp() if callable(fp) else fingerprint(data.x_train, data.x_test)
+
+
+def original_model(task: AugmentTask, data: Any, seed: int) -> torch.nn.Module:
+    """The original model, trained once per (task settings, data, seed) and cached on disk."""
+    from .experiments import cached
+
+    cfg = {"task": task.name, "config": task.config(), "data": _data_fp(data), "seed": seed}
+    return cached("augment-original", cfg, lambda: task.train(data.x_train, _labels_of(data), seed))
+
+
+def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings: AugmentSettings,
+               progress: bool = True, n_keep: int = 8) -> dict[str, Any]:
+    """One row of a table: generate, augment, retrain, evaluate. Cached by everything it uses.
+
+    Returns a dict with the task, method, seed, every test metric, the ASR, the training-set
+    sizes, and ``examples`` (the first ``n_keep`` originals, their examples and success flags).
+    """
+    from .experiments import cached
+
+    data_fp = _data_fp(data)
+    cfg = {"task": task.name, "config": task.config(), "data": data_fp, "method": method.key,
+           "overrides": method.overrides, "seed": seed, "model_seed": settings.model_seed,
+           "budget": settings.budget, "batch_size": settings.batch_size}
+
+    def compute() -> dict[str, Any]:
+        model = original_model(task, data, settings.model_seed)
+        x, y = data.x_train, _labels_of(data)
+        n = x.shape[0]
+        row: dict[str, Any] = {"model": task.name, "method": method.label, "key": method.key, "seed": seed}
+        if method.key == "original":
+            row.update(task.evaluate(model, data), asr=float("nan"), n_train=n)
+            row["examples"] = (x[:n_keep].clone(), x[:n_keep].clone(), torch.zeros(min(n, n_keep), dtype=torch.bool))
+            return row
+        if method.key == "duplicate":
+            x_aug, success, x_adv = torch.cat([x, x]), torch.zeros(n, dtype=torch.bool), x
+        else:
+            from . import store
+
+            out_dir, x_adv, success = generate(task, model, x, method, seed, settings, data_fp, progress)
+            x_aug, _ = store.augmented_dataset(x, out_dir)  # failed samples replaced by themselves
+        y_aug = None if y is None else torch.cat([y, y])
+        scale = 1.0 if settings.budget == "epochs" else n / x_aug.shape[0]
+        retrained = task.train(x_aug, y_aug, settings.model_seed, epoch_scale=scale)
+        row.update(task.evaluate(retrained, data), asr=asr(success), n_train=int(x_aug.shape[0]))
+        row["examples"] = (x[:n_keep].clone(), x_adv[:n_keep].clone(), success[:n_keep].clone())
+        return row
+
+    return cached("augment-row", cfg, compute)
+
+
+def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | None = None,
+                     settings: AugmentSettings | None = None, seeds: tuple[int, ...] | None = None,
+                     progress: bool = True) -> list[dict[str, Any]]:
+    """All rows for one task: the original model and every method, over the seeds.
+
+    Randomised methods (GA) run once per seed; the attacks run on the first seed only unless
+    ``settings.repeat_all``. Returns one dict per (method, seed), see :func:`run_method`.
+    """
+    settings = settings or AugmentSettings.from_profile()
+    methods = tuple(methods or settings.methods)
+    seeds = tuple(seeds or settings.seeds)
+    rows = []
+    for spec in methods:
+        method = parse_method(spec)
+        use = seeds if (method.random or settings.repeat_all) and method.attack else seeds[:1]
+        for seed in use:
+            rows.append(run_method(task, data, method, seed, settings, progress=progress))
+    return rows
+
+
+# -- tables ---------------------------------------------------------------------------------
+def summarize(rows: list[dict[str, Any]], metrics: dict[str, tuple[str, bool]],
+              group: tuple[str, ...] = ("model",)) -> pd.DataFrame:
+    """Mean, std and improvement per (group..., method) from :func:`run_augmentation` rows.
+
+    Columns: ``<metric>``, ``<metric>_std`` (0 for single runs), ``<metric>_improvement``
+    (fraction, positive = better, from the means), ``asr``, ``runs``.
+    """
+    df = pd.DataFrame([{k: v for k, v in r.items() if k != "examples"} for r in rows])
+    keys = list(group) + ["method"]
+    out = []
+    for gkey, sub in df.groupby(list(group), sort=False):
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        base = sub[sub["key"] == "original"]
+        for mkey, msub in sub.groupby("method", sort=False):
+            rec = dict(zip(keys, (*gkey, mkey)))
+            for metric, (better, relative) in metrics.items():
+                mean = float(msub[metric].mean())
+                rec[metric] = mean
+                rec[f"{metric}_std"] = float(msub[metric].std(ddof=1)) if len(msub) > 1 else 0.0
+                if len(base):
+                    rec[f"{metric}_improvement"] = improvement(float(base[metric].mean()), mean, better, relative)
+            rec["asr"] = float(msub["asr"].mean())
+            rec["runs"] = int(len(msub))
+            out.append(rec)
+    return pd.DataFrame(out).set_index(keys)
+
+
+def paper_cell(mean: float, std: float, imp: float | None, runs: int, relative: bool = True,
+               digits: int = 5) -> str:
+    """A cell in the paper's style: ``0.00243 (↑ 56.7%)`` or ``0.00280±2.6e-05 (↓ 2.4%)``."""
+    text = f"{mean:.{digits}f}" if abs(mean) >= 10 ** -(digits - 2) or mean == 0 else f"{mean:.3g}"
+    if runs > 1:
+        text += f"±{std:.2g}"
+    if imp is None or (isinstance(imp, float) and math.isnan(imp)):
+        return text
+    arrow = "↑" if imp > 0 else ("↓" if imp < 0 else "=")
+    return f"{text} ({arrow} {abs(imp) * 100:.1f}%)" if relative else f"{text} ({arrow} {abs(imp) * 100:.2f} pts)"
+
+
+def paper_style(summary: pd.DataFrame, metric: str, relative: bool = True, digits: int = 5,
+                asr: bool = True) -> pd.DataFrame:
+    """Pivot a :func:`summarize` table into the paper's layout: one row per model, one column
+    per method with ``value (↑ x%)``, then one ASR column per attack."""
+    idx = list(summary.index.names)
+    group, mcol = idx[:-1], idx[-1]
+    flat = summary.reset_index()
+    methods = list(dict.fromkeys(flat[mcol]))
+    table = {}
+    for gkey, sub in flat.groupby(group, sort=False):
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        line = {}
+        for _, r in sub.iterrows():
+            imp = None if r[mcol] == "Original" else r.get(f"{metric}_improvement")
+            line[r[mcol]] = paper_cell(r[metric], r[f"{metric}_std"], imp, int(r["runs"]), relative, digits)
+        if asr:
+            for _, r in sub.iterrows():
+                if r[mcol] != "Original" and not math.isnan(r["asr"]):
+                    line[f"ASR {r[mcol]}"] = f"{r['asr'] * 100:.2f}%"
+        table[gkey if len(gkey) > 1 else gkey[0]] = line
+    cols = methods + [f"ASR {m}" for m in methods if m != "Original"]
+    df = pd.DataFrame.from_dict(table, orient="index")
+    return df[[c for c in cols if c in df.columns]]
+
+
+def direction_check(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per group: does MINE-UAE improve on the original, and does it beat L2-UAE and every GA?
+
+    The paper's claim for Table 4 / 6. Returns one row per group with booleans (NaN-free:
+    a comparison whose method was not run is left out).
+    """
+    idx = list(summary.index.names)
+    group, mcol = idx[:-1], idx[-1]
+    flat = summary.reset_index()
+    col = f"{metric}_improvement"
+    out = []
+    for gkey, sub in flat.groupby(group, sort=False):
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        imp = dict(zip(sub[mcol], sub[col]))
+        rec = dict(zip(group, gkey))
+        if "MINE-UAE" not in imp:
+            continue
+        mine = imp["MINE-UAE"]
+        rec["MINE-UAE improves"] = bool(mine > 0)
+        others = {m: v for m, v in imp.items() if m not in ("Original", "MINE-UAE", "Duplicate")}
+        for m, v in others.items():
+            rec[f"beats {m}"] = bool(mine > v)
+        if "Duplicate" in imp:
+            rec["beats Duplicate"] = bool(mine > imp["Duplicate"])
+        rec["reproduces"] = bool(mine > 0 and all(mine > v for v in others.values()))
+        out.append(rec)
+    return pd.DataFrame(out).set_index(group) if out else pd.DataFrame()
