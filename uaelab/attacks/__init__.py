@@ -1,0 +1,116 @@
+"""Attacks: the MinMax solver (Algorithm 1), the penalty/binary-search baseline, PGD, L2-UAE and
+Gaussian augmentation, all with one call and one result type.
+
+Every solver is ``Attack(model, criterion=None, settings=None, *, mine=None, seed=0,
+feature=None, max_batch=None, progress=False)`` and is called as
+``attack(x, y=None, *, indices=None) -> AttackResult``:
+
+* ``x``: [B, C, H, W] or [B, d] float in [0, 1]; ``y``: int64 [B] labels (supervised only);
+  ``indices``: int64 [B] dataset indices (default ``arange(B)``). Every random choice of
+  sample i (its statistics network, its shuffles, its δ0 or noise) comes from a stream seeded
+  by ``(seed, index_i)``, and the random projection from ``(seed, draw)``, so a sample's result
+  does not depend on which samples share its batch.
+* **Criterion design**: an attack holds a criterion *factory* ``(x, y) -> Criterion`` and
+  builds the criterion for each batch (a reconstruction criterion needs that batch's x, C&W
+  its labels). Factories: :func:`uaelab.criteria.cw`, :func:`~uaelab.criteria.reconstruction`,
+  :func:`~uaelab.criteria.contrastive`; any ``lambda x, y: FromCallable(...)`` works. A ready
+  ``Criterion`` instance is accepted for a single fixed batch. With ``criterion=None`` it is
+  inferred: a model whose output has the input's shape is an autoencoder (reconstruction);
+  a [B, classes] output with labels is a classifier (C&W).
+* Whether MI is maximised or minimised comes from ``criterion.mi_direction`` (or the
+  settings' ``direction``), never guessed.
+* The call puts the model in eval mode on its own device and restores its mode and its
+  parameters' ``requires_grad`` afterwards. Results come back on the input's device.
+
+:func:`make_attack` builds a configured attack by method name from profiles and
+``"component.field=value"`` overrides (the CLI ``uaelab generate`` and notebooks use it).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Literal
+
+from torch import nn
+
+from .. import criteria as C
+from ..config import active_profile, apply_overrides
+from ..mine import MineSettings
+from .base import Attack, AttackResult, project
+from .gaussian import Gaussian, GaussianSettings
+from .l2uae import L2UAE, L2UAESettings
+from .minmax import MinMax, MinMaxSettings
+from .penalty import Penalty, PenaltySettings, bracket_update
+from .pgd import PGD, PGDSettings
+
+__all__ = [
+    "Attack", "AttackResult", "project", "MinMax", "MinMaxSettings", "Penalty", "PenaltySettings",
+    "bracket_update", "PGD", "PGDSettings", "L2UAE", "L2UAESettings", "Gaussian", "GaussianSettings",
+    "make_attack", "METHODS",
+]
+
+Method = Literal["mine-uae", "l2-uae", "gaussian", "mine-sup", "pgd", "penalty"]
+
+# method -> (attack class, settings component name, default model kind)
+METHODS: dict[str, tuple[type[Attack], str, str]] = {
+    "mine-uae": (MinMax, "minmax", "autoencoder"),
+    "mine-sup": (MinMax, "minmax", "classifier"),
+    "l2-uae": (L2UAE, "l2uae", "autoencoder"),
+    "gaussian": (Gaussian, "gaussian", "autoencoder"),
+    "pgd": (PGD, "pgd", "classifier"),
+    "penalty": (Penalty, "penalty", "classifier"),
+}
+
+
+def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
+                overrides: Iterable[str] = (), seed: int = 0,
+                kind: Literal["autoencoder", "classifier", "simclr"] | None = None,
+                preset: Literal["paper", "reference_code"] = "paper", criterion=None,
+                augment=None, feature: nn.Module | None = None, max_batch: int | None = None,
+                progress: bool = False) -> Attack:
+    """A configured attack by name.
+
+    method: "mine-uae" (unsupervised MinMax, MI minimised), "mine-sup" (supervised MinMax,
+    MI maximised, 1 MINE step per iteration), "l2-uae", "gaussian", "pgd", "penalty"
+    (binary search, MINE lr 2e-5). kind picks the default criterion: "autoencoder" ->
+    reconstruction, "classifier" -> C&W margin, "simclr" -> contrastive (views from
+    ``augment``, default SimCLR's augmentations). preset "reference_code" switches to the
+    released code's choices (c0 = 1e-3, summed squares, projection redrawn per evaluation).
+    overrides: ``"mine.K=96"``, ``"minmax.T=20"``, ... (component names ``mine`` and the
+    method's settings component). Unknown names raise ValueError.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown attack method {method!r}; choose one of {', '.join(METHODS)}")
+    if preset not in ("paper", "reference_code"):
+        raise ValueError(f"unknown preset {preset!r}; choose 'paper' or 'reference_code'")
+    cls, comp, default_kind = METHODS[method]
+    kind = kind or default_kind
+    if kind not in ("autoencoder", "classifier", "simclr"):
+        raise ValueError(f"unknown model kind {kind!r}; choose autoencoder, classifier or simclr")
+    prof = active_profile(profile)
+    mine = MineSettings.from_profile(prof)
+    settings = cls.settings_cls.from_profile(prof)
+    if method == "mine-sup":
+        mine = mine.replace(steps=1)  # released supervised attack: 1 MINE step per iteration
+    if method == "penalty":
+        mine = mine.replace(lr=2e-5)  # released binary-search variant
+    if preset == "reference_code":
+        mine = mine.replace(projection="per_evaluation")
+        ref = {"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f"}
+        names = settings.field_names()
+        settings = settings.replace(**{k: v for k, v in ref.items() if k in names and
+                                       not (k == "c0" and method == "penalty")})
+    comps = apply_overrides({"mine": mine, comp: settings}, overrides)
+    mine, settings = comps["mine"], comps[comp]
+    if criterion is None:
+        kappa = getattr(settings, "kappa", 0.0)
+        if kind == "classifier":
+            criterion = C.cw(model, kappa=kappa)
+        elif kind == "autoencoder":
+            criterion = C.reconstruction(model, norm=getattr(settings, "recon_norm", "l2"), kappa=kappa)
+        else:
+            def criterion(x, y=None, _aug=augment):
+                if _aug is None:
+                    from ..models.simclr import simclr_augment
+                    _aug = simclr_augment(tuple(x.shape[1:]))
+                return C.Contrastive(model, x, augment=_aug, kappa=kappa, seed=seed)
+    return cls(model, criterion, settings, mine=mine, seed=seed, feature=feature,
+               max_batch=max_batch, progress=progress)

@@ -1,0 +1,196 @@
+"""Shared base of every solver: input checks, device and mode handling, batching, results.
+
+A solver subclasses :class:`Attack` and implements ``_run(x, y, idx, criterion)`` for one chunk
+of samples already on the model's device; :meth:`Attack.__call__` does everything else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from .. import criteria as C
+from ..mine import MineSettings, PerSampleMINE
+from ..utils import check_epsilon, check_unit_interval, model_device
+
+HISTORY_KEYS = ("mi", "f", "c", "success")
+
+
+@dataclass
+class AttackResult:
+    """Result of one attack call on B samples (all tensors on the input's device).
+
+    x_adv: [B, ...] float32 in [0, 1]; the original x where the attack failed.
+    success: bool [B], f(x_adv) <= 0 for the returned x_adv.
+    mi_final: [B] MI estimate at the last iteration; mi_best: [B] MI of the returned x_adv
+    (NaN where no MI was measured); c: [B] final penalty coefficient; f: [B] criterion value
+    of the returned x_adv. history: {"mi", "f", "c", "success"} -> [T, B] per iteration.
+    """
+
+    x_adv: Tensor
+    success: Tensor
+    mi_final: Tensor
+    mi_best: Tensor
+    c: Tensor
+    f: Tensor
+    history: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def success_rate(self) -> float:
+        """Fraction of samples attacked successfully."""
+        return float(self.success.float().mean()) if self.success.numel() else float("nan")
+
+    def to_frame(self, indices: Tensor | None = None):
+        """Long pandas DataFrame: one row per (iteration, sample) with mi, f, c, success."""
+        import pandas as pd
+
+        if not self.history:
+            return pd.DataFrame(columns=["iteration", "sample", "mi", "f", "c", "success"])
+        T, B = self.history["mi"].shape
+        samples = torch.arange(B) if indices is None else indices.cpu()
+        it = torch.arange(1, T + 1).repeat_interleave(B)
+        return pd.DataFrame({
+            "iteration": it.numpy(),
+            "sample": samples.repeat(T).numpy(),
+            **{k: self.history[k].detach().cpu().reshape(-1).numpy() for k in HISTORY_KEYS},
+        })
+
+    @staticmethod
+    def cat(parts: list["AttackResult"]) -> "AttackResult":
+        """Join results of consecutive chunks of one batch along the sample axis."""
+        if len(parts) == 1:
+            return parts[0]
+        keys = parts[0].history.keys()
+        return AttackResult(
+            *(torch.cat([getattr(p, n) for p in parts]) for n in
+              ("x_adv", "success", "mi_final", "mi_best", "c", "f")),
+            history={k: torch.cat([p.history[k] for p in parts], dim=1) for k in keys},
+        )
+
+
+def project(x_adv: Tensor, x: Tensor, eps: float) -> Tensor:
+    """Projection onto {|x' - x| <= eps} ∩ [0, 1] (both boxes: clipping is exact)."""
+    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
+
+
+class Attack:
+    """Base class. ``Attack(model, criterion=None, settings=None, *, seed=0, ...)``, then
+    ``attack(x, y=None, *, indices=None) -> AttackResult``.
+
+    ``criterion`` is a factory ``(x, y) -> Criterion`` (see :mod:`uaelab.criteria`: ``cw``,
+    ``reconstruction``, ``contrastive``), a ready :class:`~uaelab.criteria.Criterion` for one
+    fixed batch, or None to infer it from the model (autoencoder -> reconstruction, classifier
+    with labels -> C&W). ``indices`` are dataset indices that seed each sample's random
+    streams (default ``arange(B)``), so a sample's result does not depend on its batch mates.
+    ``max_batch`` splits large batches into chunks (memory); results do not change.
+    """
+
+    settings_cls: type | None = None
+    uses_mine = False
+
+    def __init__(self, model: nn.Module, criterion: Any = None, settings: Any = None, *,
+                 mine: MineSettings | None = None, seed: int = 0, feature: nn.Module | None = None,
+                 max_batch: int | None = None, progress: bool = False):
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.criterion = C.as_factory(criterion)
+        if settings is None and self.settings_cls is not None:
+            settings = self.settings_cls()
+        self.settings = settings
+        self.mine_settings = mine if mine is not None else MineSettings()
+        if self.mine_settings.sampler == "conv" and feature is None:
+            feature = getattr(model, "first_conv", None)
+        self.feature = feature
+        self.seed = int(seed)
+        self.max_batch = max_batch
+        self.progress = progress
+        if settings is not None and hasattr(settings, "epsilon"):
+            check_epsilon(settings.epsilon)
+
+    # -- helpers for solvers ----------------------------------------------------------------
+    def make_criterion(self, x: Tensor, y: Tensor | None) -> C.Criterion:
+        kappa = getattr(self.settings, "kappa", 0.0)
+        norm = getattr(self.settings, "recon_norm", "l2")
+        crit = self.criterion(x, y) if self.criterion is not None else C.infer(
+            self.model, x, y, kappa=kappa, norm=norm)
+        if not isinstance(crit, C.Criterion) and not callable(crit):
+            raise ValueError("the criterion factory must return a Criterion")
+        return crit
+
+    def direction(self, crit: C.Criterion) -> str:
+        d = getattr(self.settings, "direction", "auto")
+        if d == "auto":
+            d = getattr(crit, "mi_direction", None)
+            if d not in ("max", "min"):
+                raise ValueError("the criterion does not state mi_direction; set direction='max' or 'min'")
+        return d
+
+    def evaluate(self, crit: C.Criterion, x_adv: Tensor) -> Tensor:
+        f = crit(x_adv)
+        if f.shape != (x_adv.shape[0],):
+            raise ValueError(f"the criterion must return one value per sample [B], got {tuple(f.shape)}")
+        return f
+
+    def new_mine(self, x: Tensor, idx: Tensor) -> PerSampleMINE:
+        return PerSampleMINE(self.mine_settings, x, seed=self.seed, indices=idx, feature=self.feature)
+
+    def measure_mi(self, x: Tensor, x_adv: Tensor, idx: Tensor, steps: int) -> Tensor:
+        """MI of (x, x_adv) from freshly trained per-sample networks (``steps`` Adam steps);
+        used by the baselines that do not estimate MI while attacking. NaN when steps = 0."""
+        if steps <= 0:
+            return torch.full((x.shape[0],), float("nan"), device=x.device)
+        with torch.no_grad():
+            mine = self.new_mine(x, idx)
+            b = mine.features(x_adv, it=0)
+            mine.train(x_adv, b, it=0, steps=steps)
+            return mine.value(b, it=0)[0]
+
+    # -- the call ---------------------------------------------------------------------------
+    def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit: C.Criterion) -> AttackResult:
+        raise NotImplementedError
+
+    def __call__(self, x: Tensor, y: Tensor | None = None, *, indices: Tensor | None = None) -> AttackResult:
+        """Attack a batch. x: [B, C, H, W] or [B, d] float in [0, 1]; y: int64 [B] labels
+        (supervised criteria); indices: int64 [B] dataset indices for the random streams."""
+        check_unit_interval(x, "x", ndim=(2, 3, 4))
+        B = x.shape[0]
+        if y is not None:
+            y = torch.as_tensor(y)
+            if y.dim() != 1 or y.shape[0] != B:
+                raise ValueError(f"y must hold one label per sample: {B} expected, got shape {tuple(y.shape)}")
+            y = y.long()
+        idx = torch.arange(B) if indices is None else torch.as_tensor(indices).long().cpu()
+        if idx.shape != (B,):
+            raise ValueError(f"indices must hold one dataset index per sample: {B} expected, got {tuple(idx.shape)}")
+        in_device = x.device
+        device = model_device(self.model)
+        was_training = self.model.training
+        req = [p.requires_grad for p in self.model.parameters()]
+        self.model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)  # only gradients with respect to x' are needed
+        try:
+            x = x.to(device, torch.float32)
+            y = None if y is None else y.to(device)
+            step = self.max_batch or B
+            parts = []
+            for s in range(0, B, step):
+                xs, ys, ids = x[s:s + step], None if y is None else y[s:s + step], idx[s:s + step]
+                crit = self.make_criterion(xs, ys)
+                parts.append(self._run(xs, ys, ids, crit))
+            res = AttackResult.cat(parts)
+        finally:
+            self.model.train(was_training)
+            for p, r in zip(self.model.parameters(), req):
+                p.requires_grad_(r)
+        for name in ("x_adv", "success", "mi_final", "mi_best", "c", "f"):
+            setattr(res, name, getattr(res, name).detach().to(in_device))
+        res.history = {k: v.detach().to(in_device) for k, v in res.history.items()}
+        return res
+
+
+SettingsT = Any
+CriterionFactory = Callable[[Tensor, Tensor | None], C.Criterion]

@@ -1,0 +1,172 @@
+"""MinMax attack (Algorithm 1 of the paper): alternating projected gradient descent on δ and
+ascent on the penalty coefficient c, with per-sample MINE as the similarity.
+
+Per iteration t = 1..T, for every sample at once:
+
+1. δ ← δ − α·(c·∇f⁺(x+δ) ∓ ∇I(x; x+δ))  (− for "max" MI, + for "min"); ∇f⁺ = 0 where f <= 0;
+2. project δ to [−ε, ε] and x+δ to [0, 1];
+3. ``mine.steps`` Adam steps of the per-sample statistics networks, then I_t = I(x; x+δ);
+4. c ← max(0, (1 − β/t^{1/4})·c + β·f⁺(x+δ));
+5. keep the best successful iterate: largest I ("max"), smallest positive I ("min"; if no
+   successful iterate has I > 0, the successful one with I closest to 0).
+
+A sample without any successful iterate returns its original x, flagged unsuccessful (the
+released unsupervised code returns its lowest-f iterate instead: ``fallback="lowest_f"``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from ..config import Settings, register
+from ..utils import check_epsilon, generator
+from .base import Attack, AttackResult, project
+
+
+@register("minmax")
+@dataclass(frozen=True)
+class MinMaxSettings(Settings):
+    """Settings of the MinMax attack; defaults are the paper's (Section 4.1, Algorithm 1)."""
+
+    alpha: float = 0.01  # step size of the gradient step on δ
+    beta: float = 0.1  # step size of the ascent on c
+    T: int = 40  # iterations
+    epsilon: float = 1.0  # L∞ bound on δ (1 = no bound in the [0, 1] box)
+    kappa: float = 0.0  # margin κ of the default criterion (when none is passed)
+    c0: float = 0.0  # initial c (paper 0; released code 1e-3)
+    delta_init: Literal["zero", "uniform"] = "zero"  # δ0 = 0 (paper) or uniform(−ε, ε)
+    direction: Literal["auto", "max", "min"] = "auto"  # MI direction; auto = the criterion's
+    fallback: Literal["original", "lowest_f"] = "original"  # what a never-successful sample returns
+    recon_norm: Literal["l2", "sq"] = "l2"  # default reconstruction criterion: paper l2, code sq
+
+    PROFILES = {"quick": {"T": 20}, "paper": {}}
+
+    def validate(self) -> None:
+        check_epsilon(self.epsilon)
+        if self.alpha <= 0 or self.beta < 0 or self.T < 1 or self.c0 < 0 or self.kappa < 0:
+            raise ValueError("minmax needs alpha > 0, beta >= 0, T >= 1, c0 >= 0, kappa >= 0")
+
+    @classmethod
+    def reference_code(cls, **overrides) -> "MinMaxSettings":
+        """The released code's choices: c0 = 1e-3, summed-squares reconstruction criterion,
+        lowest-f iterate returned when nothing succeeds. (δ0 stays 0: the code's intended
+        uniform start never took effect, see REFERENCE.md.)"""
+        return cls.from_dict({"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f", **overrides})
+
+
+class MinMax(Attack):
+    """MinMax attack; ``MinMax(model, criterion=None, settings=MinMaxSettings(), *, mine=
+    MineSettings(), seed=0)``, then ``attack(x, y=None, indices=None) -> AttackResult``."""
+
+    settings_cls = MinMaxSettings
+    uses_mine = True
+
+    # -- the similarity term (overridden by L2UAE) -------------------------------------------
+    def _sim_start(self, x: Tensor, idx: Tensor) -> None:
+        self._x = x
+        self._mine = self.new_mine(x, idx)
+
+    def _sim(self, xa: Tensor, t: int):
+        """Value [B] of the similarity at x' = xa, plus (tensors, dsim/dtensors) for the chain rule."""
+        b = self._mine.features(xa, t)
+        self._mine.train(xa, b.detach(), it=t)
+        val, g = self._mine.value(b.detach(), it=t, grad=True)
+        return val, [b], [g]
+
+    def _init_x(self, x: Tensor, idx: Tensor, eps: float) -> Tensor:
+        if self.settings.delta_init == "zero":
+            return x.clone()
+        noise = torch.stack([torch.rand(x.shape[1:], generator=generator(self.seed, "delta", int(i)))
+                             for i in idx]).to(x.device)
+        return project(x + (2 * noise - 1) * eps, x, eps)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _loop(self, x: Tensor, idx: Tensor, crit, direction: str, c: Tensor, *, fixed_c: bool) -> dict:
+        s = self.settings
+        eps, alpha, beta = s.epsilon, s.alpha, s.beta
+        check_epsilon(eps)
+        sign = -1.0 if direction == "max" else 1.0  # loss = c·f⁺ + sign·I
+        B = x.shape[0]
+        dev = x.device
+        xa = self._init_x(x, idx, eps).requires_grad_(True)
+        with torch.enable_grad():
+            f = self.evaluate(crit, xa)
+            sim, outs, gs = self._sim(xa, 0)
+        best_x = x.clone()
+        best_sim = torch.full((B,), float("nan"), device=dev)
+        best_f = torch.full((B,), float("nan"), device=dev)
+        tier = torch.full((B,), 2, device=dev)  # 0: I > 0 (or "max"), 1: I <= 0 ("min"), 2: none
+        low_x, low_f, low_sim = xa.detach().clone(), f.detach().clone(), sim.clone()
+        hist = {k: [] for k in ("mi", "f", "c", "success")}
+        its = range(1, s.T + 1)
+        if self.progress:
+            from tqdm.auto import tqdm
+            its = tqdm(its, desc=type(self).__name__, leave=False)
+        for t in its:
+            # 1-2: gradient step on c·f⁺ ∓ I, then projection; f⁺ has no gradient where f <= 0
+            gf = c * (f.detach() > 0).float()
+            grad = torch.autograd.grad([*outs, f], xa, [sign * g for g in gs] + [gf],
+                                       allow_unused=True)[0]
+            with torch.no_grad():
+                nxt = project(xa - alpha * (grad if grad is not None else 0.0), x, eps)
+            xa = nxt.requires_grad_(True)
+            # 3: MINE steps and the new estimate
+            with torch.enable_grad():
+                f = self.evaluate(crit, xa)
+                sim, outs, gs = self._sim(xa, t)
+            fd = f.detach()
+            # 4: ascent on c
+            if not fixed_c:
+                c = ((1 - beta / t ** 0.25) * c + beta * fd.clamp(min=0)).clamp(min=0)
+            # 5: best successful iterate
+            succ = fd <= 0
+            if direction == "max":
+                cand = torch.zeros_like(tier)
+                better = succ & ((tier > 0) | (sim > best_sim))
+            else:
+                cand = torch.where(sim > 0, 0, 1)
+                closer = torch.where(cand == 0, sim < best_sim, sim > best_sim)
+                better = succ & ((cand < tier) | ((cand == tier) & closer))
+            view = (-1,) + (1,) * (x.dim() - 1)
+            best_x = torch.where(better.view(view), xa.detach(), best_x)
+            best_sim = torch.where(better, sim, best_sim)
+            best_f = torch.where(better, fd, best_f)
+            tier = torch.where(better, cand, tier)
+            lower = fd < low_f
+            low_x = torch.where(lower.view(view), xa.detach(), low_x)
+            low_f = torch.where(lower, fd, low_f)
+            low_sim = torch.where(lower, sim, low_sim)
+            for k, v in (("mi", sim), ("f", fd), ("c", c), ("success", succ)):
+                hist[k].append(v.detach().clone())
+        return dict(best_x=best_x, best_sim=best_sim, best_f=best_f, found=tier < 2, c=c,
+                    last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim,
+                    f_orig=None, history={k: torch.stack(v) for k, v in hist.items()})
+
+    def _finish(self, x: Tensor, crit, out: dict) -> AttackResult:
+        found = out["found"]
+        view = (-1,) + (1,) * (x.dim() - 1)
+        if self.settings.fallback == "lowest_f":
+            fb_x, fb_f, fb_sim = out["low_x"], out["low_f"], out["low_sim"]
+        else:
+            with torch.no_grad():
+                fb_f = self.evaluate(crit, x)
+            fb_x, fb_sim = x, torch.full_like(fb_f, float("nan"))
+        return AttackResult(
+            x_adv=torch.where(found.view(view), out["best_x"], fb_x),
+            success=found,
+            mi_final=out["last_sim"],
+            mi_best=torch.where(found, out["best_sim"], fb_sim),
+            c=out["c"],
+            f=torch.where(found, out["best_f"], fb_f),
+            history=out["history"],
+        )
+
+    def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
+        direction = self.direction(crit)
+        self._sim_start(x, idx)
+        c = torch.full((x.shape[0],), float(self.settings.c0), device=x.device)
+        out = self._loop(x, idx, crit, direction, c, fixed_c=False)
+        return self._finish(x, crit, out)

@@ -1,0 +1,473 @@
+"""Per-sample MINE (Section 3.1): K pairs from one sample, one statistics network per sample.
+
+Pieces, from the bottom up:
+
+* **Samplers** turn a batch ``x`` (B×...) into K vectors per sample, ``[B, K, n]``:
+  :class:`RandomSampler` (a Gaussian projection of the flattened sample to K vectors of
+  dimension m, each standardised) and :class:`ConvSampler` (the K output channels of a given
+  feature map, e.g. a classifier's first conv layer; one H×W map per channel).
+* :class:`StatNets` holds B independent statistics networks with parameters stacked on dim 0
+  and trains them together with a hand-written Adam that is elementwise, hence exactly the
+  same as B separate Adam optimisers.
+* :func:`dv_bound` is the Donsker–Varadhan bound ``mean T(a,b) - log mean exp T(a, b_shuffled)``
+  with the log-mean-exp by ``torch.logsumexp``.
+* :class:`PerSampleMINE` ties a sampler and the networks together for the attacks;
+  :func:`estimate_mi` is the same estimator on arbitrary paired data ``(a_i, b_i)``.
+
+Statistics network (the released architecture, see REFERENCE.md): one branch per input, each
+``[conv(16, 2×2) →] flatten → dense 512 → dense 10`` with *no* nonlinearity inside the branch,
+the two branch outputs added, ReLU, then a dense layer to 1 output without bias.
+
+Speed: because a branch is a chain of linear maps, its forward pass is computed with the folded
+matrix ``W1 @ W2`` (e.g. 128×10 instead of 128×512 then 512×10) and the conv layer is folded in
+with a transposed convolution. The parameters stay separate and autograd differentiates through
+the fold, so the gradients (and the Adam updates) of every layer are exactly those of the
+unfolded network; only the order of floating-point operations changes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import Settings, register
+from .utils import derive_seed, generator
+
+Policy = Literal["per_evaluation", "per_iteration", "per_attack"]
+
+
+@register("mine")
+@dataclass(frozen=True)
+class MineSettings(Settings):
+    """Per-sample MINE settings (defaults: the released code's random-sampling attack).
+
+    ``projection`` (random sampler only) says when the Gaussian projection is redrawn:
+    ``per_evaluation`` (the released code: a fresh tensor at every MINE step and gradient
+    evaluation), ``per_iteration`` (once per attack iteration) or ``per_attack`` (once).
+    The default is ``per_attack`` because (1) I(x; x+δ) is then one fixed function of δ, so
+    the attack's gradient steps and the MINE network's Adam steps optimise the same objective
+    across iterations instead of a target that moves with every redraw (the statistics
+    network, trained at lr 1.5e-5, cannot re-fit a new projection within a few steps); (2) the
+    original's K vectors are computed once, and the 500·d·128 Gaussian numbers are drawn once
+    instead of 21 times per iteration, which is most of the released code's run time; (3) the
+    projection is shared by the whole batch and seeded by (seed, draw), so a sample's result
+    does not depend on its batch mates. With K·m = 64000 ≫ d a fixed projection is injective,
+    so no perturbation can hide in its null space.
+    """
+
+    sampler: Literal["random", "conv"] = "random"  # how K pairs are made from one sample
+    K: int = 500  # random sampler: number of projected vectors per sample (conv: = channels)
+    m: int = 128  # random sampler: dimension of each projected vector
+    hidden: tuple[int, ...] = (512, 10)  # widths of each branch's linear layers (last = H)
+    conv_filters: int = 16  # conv sampler: filters of the statistics network's own conv layer
+    conv_kernel: int = 2  # conv sampler: kernel size of that conv layer (stride 1, valid)
+    lr: float = 1.5e-5  # Adam learning rate of the statistics networks (released code)
+    steps: int = 20  # MINE Adam steps per attack iteration (released: 20 unsup., 1 sup.)
+    projection: Policy = "per_attack"  # when the random projection is redrawn (see above)
+    bias_correction: bool = False  # MINE paper's moving-average gradient correction
+    ema_rate: float = 0.01  # rate of that moving average of E[exp T] on the marginal
+    standardise_eps: float = 1e-6  # added to the variance so a constant vector stays finite
+    adam_eps: float = 1e-7  # Adam epsilon (Keras/TF default, as in the released code)
+
+    PROFILES = {"quick": {"K": 96, "m": 32}, "paper": {}}
+
+    def validate(self) -> None:
+        if self.K < 2:
+            raise ValueError(f"mine.K must be >= 2 (the marginal shuffles K pairs), got {self.K}")
+        if self.m < 1 or not self.hidden or min(self.hidden) < 1:
+            raise ValueError("mine.m and every mine.hidden width must be >= 1")
+        if self.lr <= 0 or self.steps < 0:
+            raise ValueError("mine.lr must be > 0 and mine.steps >= 0")
+        if not 0 < self.ema_rate <= 1:
+            raise ValueError("mine.ema_rate must lie in (0, 1]")
+
+    @classmethod
+    def reference_code(cls, **overrides) -> "MineSettings":
+        """The released code's choices: projection redrawn at every evaluation."""
+        return cls.from_dict({"projection": "per_evaluation", **overrides})
+
+
+# -- samplers --------------------------------------------------------------------------------
+def standardise(v: Tensor, eps: float = 1e-6) -> Tensor:
+    """Standardise along the last dim; finite for constant vectors (the variance gets ``eps``)."""
+    mean = v.mean(-1, keepdim=True)
+    var = v.var(-1, unbiased=False, keepdim=True)
+    return (v - mean) / torch.sqrt(var + eps)
+
+
+class RandomSampler:
+    """Gaussian projection of a flattened sample to K standardised vectors of dimension m.
+
+    The projection is a [d, K·m] matrix with N(0, 1/m) entries (the released code's
+    ``[500, d, 128]`` tensor with std 1/sqrt(128)), seeded by ``(seed, "projection", key)``
+    and shared by all samples, so a sample's vectors never depend on its batch mates.
+    ``redraw(key)`` switches to another projection. Matrices above ``max_cache_bytes``
+    are regenerated chunk by chunk on every call instead of being kept in memory.
+    """
+
+    def __init__(self, d: int, K: int, m: int, *, seed: int = 0, eps: float = 1e-6,
+                 device: torch.device | str = "cpu", max_cache_bytes: int = 1 << 30):
+        self.d, self.K, self.m, self.seed, self.eps = d, K, m, seed, eps
+        self.device = torch.device(device)
+        self.max_cache_bytes = max_cache_bytes
+        self.key: object = None
+        self._P: Tensor | None = None
+        self.redraw(0)
+
+    def _chunks(self):
+        # K rows per chunk such that one chunk stays below ~64 MiB
+        rows = max(1, (64 << 20) // max(1, 4 * self.d * self.m))
+        for start in range(0, self.K, rows):
+            k = min(rows, self.K - start)
+            g = generator(self.seed, "projection", str(self.key), start)
+            P = torch.randn(self.d, k * self.m, generator=g) / math.sqrt(self.m)
+            yield P.to(self.device)
+
+    def redraw(self, key: object) -> None:
+        """Use the projection seeded by ``key`` from now on (no-op if it is the current one)."""
+        if key == self.key:
+            return
+        self.key = key
+        if 4 * self.d * self.K * self.m <= self.max_cache_bytes:
+            self._P = torch.cat(list(self._chunks()), dim=1)
+        else:
+            self._P = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """``x`` [B, ...] (d values each) -> standardised vectors [B, K, m]."""
+        flat = x.reshape(x.shape[0], -1)
+        assert flat.shape[1] == self.d, (flat.shape, self.d)
+        if self._P is not None:
+            z = flat @ self._P
+        else:
+            z = torch.cat([flat @ P for P in self._chunks()], dim=1)
+        return standardise(z.view(x.shape[0], self.K, self.m), self.eps)
+
+
+class ConvSampler:
+    """The K output channels of a feature map (e.g. a model's first conv layer) as K pairs.
+
+    ``feature`` maps [B, C, H, W] -> [B, K, H', W']; each channel is one H'×W' map.
+    Returns [B, K, H'·W'] and remembers the map shape for the statistics network's conv.
+    """
+
+    def __init__(self, feature: nn.Module):
+        if not isinstance(feature, nn.Module):
+            raise ValueError("the conv sampler needs `feature=` an nn.Module, e.g. model.first_conv")
+        self.feature = feature
+        self.map_shape: tuple[int, int] | None = None
+
+    def redraw(self, key: object) -> None:  # deterministic: nothing to redraw
+        pass
+
+    def __call__(self, x: Tensor) -> Tensor:
+        out = self.feature(x)
+        if out.dim() != 4:
+            raise ValueError(f"the conv feature map must return [B, K, H, W], got {tuple(out.shape)}")
+        self.map_shape = (out.shape[2], out.shape[3])
+        return out.flatten(2)
+
+
+# -- statistics networks ---------------------------------------------------------------------
+def _glorot(shape: Sequence[int], fan_in: int, fan_out: int, g: torch.Generator) -> Tensor:
+    bound = math.sqrt(6.0 / (fan_in + fan_out))  # Keras' default initialiser
+    return (torch.rand(*shape, generator=g) * 2 - 1) * bound
+
+
+class StatNets:
+    """B independent statistics networks T(a, b), parameters stacked along dim 0.
+
+    ``n_in``: features per pair vector (m, or H·W in conv mode); ``map_shape``: (H, W) turns
+    on the conv layer. ``generators``: one per network, for the initialisation and for the
+    marginal's shuffles, so network i only ever sees its own random stream.
+    """
+
+    def __init__(self, n_in: int, generators: Sequence[torch.Generator], *,
+                 hidden: Sequence[int] = (512, 10), map_shape: tuple[int, int] | None = None,
+                 conv_filters: int = 16, conv_kernel: int = 2, device: torch.device | str = "cpu",
+                 lr: float = 1.5e-5, adam_eps: float = 1e-7, bias_correction: bool = False,
+                 ema_rate: float = 0.01):
+        self.gens = list(generators)
+        self.B = len(self.gens)
+        self.hidden = tuple(hidden)
+        self.map_shape = map_shape
+        self.kc, self.fc = conv_kernel, conv_filters
+        self.device = torch.device(device)
+        self.lr, self.adam_eps = lr, adam_eps
+        self.bias_correction, self.ema_rate = bias_correction, ema_rate
+        self.n_in = n_in
+        self.reset()
+
+    # parameters --------------------------------------------------------------------------
+    def _branch_init(self, g: torch.Generator) -> list[Tensor]:
+        ps: list[Tensor] = []
+        n = self.n_in
+        if self.map_shape is not None:
+            k, f = self.kc, self.fc
+            ps += [_glorot((f, 1, k, k), k * k, k * k * f, g), torch.zeros(f)]
+            n = f * (self.map_shape[0] - k + 1) * (self.map_shape[1] - k + 1)
+        for h in self.hidden:
+            ps += [_glorot((n, h), n, h, g), torch.zeros(h)]
+            n = h
+        return ps
+
+    def reset(self, mask: Tensor | None = None) -> None:
+        """Fresh initialisation and Adam state (for all networks, or where ``mask`` is True)."""
+        per_net = []
+        for i, g in enumerate(self.gens):
+            a = self._branch_init(g)
+            b = self._branch_init(g)
+            h = self.hidden[-1]
+            w = _glorot((h,), h, 1, g)
+            per_net.append(a + b + [w])
+        new = [torch.stack(ts).to(self.device) for ts in zip(*per_net)]
+        if mask is None or not hasattr(self, "params"):
+            self.params = [p.requires_grad_(True) for p in new]
+            self.m1 = [torch.zeros_like(p) for p in new]
+            self.m2 = [torch.zeros_like(p) for p in new]
+            self.t = torch.zeros(self.B, device=self.device)
+            self.log_ema = torch.full((self.B,), float("nan"), device=self.device)
+        else:
+            mask = mask.to(self.device)
+            with torch.no_grad():
+                for p, q, m1, m2 in zip(self.params, new, self.m1, self.m2):
+                    sel = mask.view(-1, *([1] * (p.dim() - 1)))
+                    p.copy_(torch.where(sel, q, p))
+                    m1.masked_fill_(sel, 0)
+                    m2.masked_fill_(sel, 0)
+                self.t.masked_fill_(mask, 0)
+                self.log_ema.masked_fill_(mask, float("nan"))
+
+    def _branch(self, ps: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """Fold one branch into an affine map: (M [B, n_in, H], c [B, H])."""
+        i = 2 if self.map_shape is not None else 0
+        M, c = ps[i], ps[i + 1]
+        for j in range(i + 2, len(ps), 2):
+            M = M @ ps[j]
+            c = (c.unsqueeze(1) @ ps[j]).squeeze(1) + ps[j + 1]
+        if self.map_shape is not None:
+            wc, bc = ps[0], ps[1]  # [B, F, 1, k, k], [B, F]
+            H, W = self.map_shape
+            k, f = self.kc, self.fc
+            h2, w2 = H - k + 1, W - k + 1
+            Hn = M.shape[-1]
+            Mm = M.view(self.B, f, h2, w2, Hn)
+            c = c + torch.einsum("bf,bfn->bn", bc, Mm.sum((2, 3)))
+            inp = Mm.permute(4, 0, 1, 2, 3).reshape(Hn, self.B * f, h2, w2)
+            out = F.conv_transpose2d(inp, wc.reshape(self.B * f, 1, k, k), groups=self.B)
+            M = out.reshape(Hn, self.B, H * W).permute(1, 2, 0)
+        return M, c
+
+    def scores(self, a: Tensor, b: Tensor, perm: Tensor) -> tuple[Tensor, Tensor]:
+        """T on the joint pairs and on the shuffled pairs: a, b [B, K, n]; perm [B, K]."""
+        n = len(self.params) // 2
+        Ma, ca = self._branch(self.params[:n])
+        Mb, cb = self._branch(self.params[n:2 * n])
+        w = self.params[-1]
+        ha = torch.baddbmm(ca.unsqueeze(1), a, Ma)
+        hb = torch.baddbmm(cb.unsqueeze(1), b, Mb)
+        hb_shuf = torch.gather(hb, 1, perm.unsqueeze(-1).expand_as(hb))
+        joint = F.relu(ha + hb) @ w.unsqueeze(-1)
+        marg = F.relu(ha + hb_shuf) @ w.unsqueeze(-1)
+        return joint.squeeze(-1), marg.squeeze(-1)
+
+    def permutations(self, K: int) -> Tensor:
+        """One shuffle of the K indices per network, from that network's own stream."""
+        return torch.stack([torch.randperm(K, generator=g) for g in self.gens]).to(self.device)
+
+    # training ----------------------------------------------------------------------------
+    def step(self, a: Tensor, b: Tensor) -> Tensor:
+        """One Adam ascent step on every network's DV bound; returns the bounds before it [B]."""
+        perm = self.permutations(a.shape[1])
+        with torch.enable_grad():
+            joint, marg = self.scores(a, b, perm)
+            lme = torch.logsumexp(marg, 1) - math.log(marg.shape[1])
+            dv = joint.mean(1) - lme
+            if self.bias_correction:
+                # MINE's moving average: the marginal term's gradient is ∇E[e^T] / EMA(E[e^T]),
+                # kept in log space; the first step initialises the average.
+                cur = lme.detach()
+                r = self.ema_rate
+                prev = torch.where(torch.isnan(self.log_ema), cur, self.log_ema)
+                self.log_ema = torch.logaddexp(prev + math.log1p(-r), cur + math.log(r)) \
+                    if r < 1 else cur
+                surrogate = joint.mean(1) - torch.exp(lme - self.log_ema)
+                loss = -surrogate.sum()
+            else:
+                loss = -dv.sum()
+            grads = torch.autograd.grad(loss, self.params)
+        self._adam(grads)
+        return dv.detach()
+
+    @torch.no_grad()
+    def _adam(self, grads: Sequence[Tensor]) -> None:
+        # elementwise Adam, identical to B separate optimisers (TF's formulation)
+        self.t += 1
+        b1, b2 = 0.9, 0.999
+        for p, g, m1, m2 in zip(self.params, grads, self.m1, self.m2):
+            m1.mul_(b1).add_(g, alpha=1 - b1)
+            m2.mul_(b2).addcmul_(g, g, value=1 - b2)
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            t = self.t.view(shape)
+            lr_t = self.lr * torch.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+            p.sub_(lr_t * m1 / (m2.sqrt() + self.adam_eps))
+
+    def value(self, a: Tensor, b: Tensor, *, grad_b: bool = False) -> tuple[Tensor, Tensor | None]:
+        """DV bound [B] on a fresh shuffle; with ``grad_b`` also dI/db (the attack's gradient)."""
+        perm = self.permutations(a.shape[1])
+        with torch.enable_grad() if grad_b else torch.no_grad():
+            bb = b.detach().requires_grad_(grad_b)
+            params = [p.detach() for p in self.params]
+            saved, self.params = self.params, params
+            try:
+                joint, marg = self.scores(a, bb, perm)
+            finally:
+                self.params = saved
+            dv = joint.mean(1) - (torch.logsumexp(marg, 1) - math.log(marg.shape[1]))
+            g = torch.autograd.grad(dv.sum(), bb)[0] if grad_b else None
+        return dv.detach(), g
+
+
+def dv_bound(joint: Tensor, marg: Tensor) -> Tensor:
+    """Donsker–Varadhan bound per row: mean(joint) - log mean exp(marg), via logsumexp."""
+    return joint.mean(-1) - (torch.logsumexp(marg, -1) - math.log(marg.shape[-1]))
+
+
+# -- the per-sample estimator used by the attacks ---------------------------------------------
+class PerSampleMINE:
+    """I(x; x') for a batch, one statistics network per sample, trained all at once.
+
+    Usage by an attack (see :class:`uaelab.attacks.minmax.MinMax`)::
+
+        mine = PerSampleMINE(settings, x, seed=seed, indices=idx, feature=None)
+        b = mine.features(x_adv)          # differentiable [B, K, n]
+        mine.train(x_adv, b.detach(), key) # settings.steps Adam steps
+        I, dI_db = mine.value(b, key, grad=True)
+
+    ``key`` is the attack iteration; it drives the projection policy. ``indices`` (dataset
+    indices, default ``arange(B)``) seed each sample's network and shuffles from
+    ``(seed, "mine", index)``.
+    """
+
+    def __init__(self, settings: MineSettings, x: Tensor, *, seed: int = 0,
+                 indices: Tensor | None = None, feature: nn.Module | None = None,
+                 generators: Sequence[torch.Generator] | None = None):
+        self.s = settings
+        B = x.shape[0]
+        idx = torch.arange(B) if indices is None else indices
+        self.device = x.device
+        self.gens = list(generators) if generators is not None else [
+            generator(seed, "mine", int(i)) for i in idx]
+        if settings.sampler == "conv":
+            if feature is None:
+                raise ValueError("mine.sampler='conv' needs feature= an nn.Module "
+                                 "(e.g. the classifier's first conv layer)")
+            self.sampler = ConvSampler(feature)
+            self.policy = "per_attack"
+        else:
+            d = x[0].numel()
+            self.sampler = RandomSampler(d, settings.K, settings.m, seed=seed,
+                                         eps=settings.standardise_eps, device=x.device)
+            self.policy = settings.projection
+        self.x = x
+        self._draw(("attack",))
+        n_in = self.a.shape[-1]
+        self.nets = StatNets(
+            n_in, self.gens, hidden=settings.hidden,
+            map_shape=self.sampler.map_shape if settings.sampler == "conv" else None,
+            conv_filters=settings.conv_filters, conv_kernel=settings.conv_kernel,
+            device=x.device, lr=settings.lr, adam_eps=settings.adam_eps,
+            bias_correction=settings.bias_correction, ema_rate=settings.ema_rate)
+
+    @property
+    def K(self) -> int:
+        return self.a.shape[1]
+
+    def _draw(self, key: tuple) -> None:
+        prev = self.sampler.key if isinstance(self.sampler, RandomSampler) else None
+        self.sampler.redraw(key)
+        if not hasattr(self, "a") or self.sampler_key_changed(prev):
+            with torch.no_grad():
+                self.a = self.sampler(self.x)
+
+    def sampler_key_changed(self, prev) -> bool:
+        return isinstance(self.sampler, RandomSampler) and prev != self.sampler.key
+
+    def _key(self, it: int, step: object) -> tuple:
+        if self.policy == "per_attack":
+            return ("attack",)
+        if self.policy == "per_iteration":
+            return ("it", it)
+        return ("eval", it, step)
+
+    def features(self, x_adv: Tensor, it: int = 0) -> Tensor:
+        """The K vectors of ``x_adv`` [B, K, n] under the projection for gradient evaluations."""
+        self._draw(self._key(it, "grad"))
+        return self.sampler(x_adv)
+
+    def train(self, x_adv: Tensor, b: Tensor | None = None, it: int = 0,
+              steps: int | None = None) -> Tensor | None:
+        """``steps`` (default settings.steps) Adam steps; ``b`` = features of x_adv when the
+        projection does not change between steps. Returns the last pre-step bound [B]."""
+        dv = None
+        for s in range(self.s.steps if steps is None else steps):
+            if self.policy == "per_evaluation" or b is None:
+                self._draw(self._key(it, s))
+                with torch.no_grad():
+                    bs = self.sampler(x_adv.detach())
+            else:
+                bs = b
+            dv = self.nets.step(self.a, bs)
+        return dv
+
+    def value(self, b: Tensor, it: int = 0, grad: bool = False) -> tuple[Tensor, Tensor | None]:
+        """DV estimate [B] for features ``b`` (from :meth:`features`), optionally with dI/db."""
+        self._draw(self._key(it, "grad"))
+        return self.nets.value(self.a, b, grad_b=grad)
+
+    def reset(self, mask: Tensor | None = None) -> None:
+        """Fresh statistics networks (all, or where ``mask`` is True) - binary search restarts."""
+        self.nets.reset(mask)
+
+
+# -- public estimator on paired data -----------------------------------------------------------
+def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 2000, lr: float = 1e-3,
+                hidden: Sequence[int] = (512, 10), seed: int = 0, eval_shuffles: int = 20,
+                bias_correction: bool = False, ema_rate: float = 0.01,
+                progress: bool = False) -> float:
+    """Estimate I(a; b) in nats from n paired samples with the DV bound and one statistics
+    network (the same code the attacks use, with the pairs playing the role of the K pairs).
+
+    a: [n, da], b: [n, db] float tensors (any range; standardise them first for best results),
+    row i of a paired with row i of b. Trains ``steps`` full-batch Adam steps at ``lr``, then
+    returns the bound averaged over ``eval_shuffles`` fresh shuffles of b.
+    Defaults differ from the attack's (lr 1.5e-5) because this estimator must converge.
+    """
+    if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
+        raise ValueError(f"a and b must be [n, d] with the same n, got {tuple(a.shape)}, {tuple(b.shape)}")
+    if a.shape[0] < 2:
+        raise ValueError("need at least 2 paired samples (the marginal shuffles them)")
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        raise ValueError("a and b must be finite (no NaN/inf)")
+    if a.shape[1] != b.shape[1]:
+        # branches take the same width in StatNets' stacked layout: zero-pad the narrower one
+        w = max(a.shape[1], b.shape[1])
+        a = F.pad(a, (0, w - a.shape[1]))
+        b = F.pad(b, (0, w - b.shape[1]))
+    a = a.float().unsqueeze(0)
+    b = b.float().unsqueeze(0)
+    g = torch.Generator().manual_seed(derive_seed(seed, "estimate_mi"))
+    nets = StatNets(a.shape[-1], [g], hidden=hidden, device=a.device, lr=lr, adam_eps=1e-8,
+                    bias_correction=bias_correction, ema_rate=ema_rate)
+    it = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="MINE")
+    for _ in it:
+        nets.step(a, b)
+    vals = [nets.value(a, b)[0] for _ in range(max(1, eval_shuffles))]
+    return float(torch.stack(vals).mean())
