@@ -1,0 +1,209 @@
+"""Autoencoders of Table 4: dense, sparse, convolutional and adversarial.
+
+Every autoencoder takes images N×C×H×W float32 in [0, 1] (any C, H, W: digits 1×8×8, MNIST
+1×28×28, SVHN/CIFAR 3×32×32) and returns a reconstruction of the same shape in [0, 1]
+(sigmoid output). ``.encode(x)`` gives the code. ``.config`` holds the constructor arguments
+so that :mod:`uaelab.checkpoint` can rebuild the model.
+
+Architectures follow the authors' released code (see ``REFERENCE.md``); what the code does
+not fix (adversarial AE sizes, padding for odd image sizes) is documented where chosen.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .classifiers import _check_shape
+
+AEKind = Literal["dense", "sparse", "conv", "adversarial"]
+
+
+class DenseAE(nn.Module):
+    """d -> hidden (sigmoid) -> d (sigmoid), d = C·H·W; released: 784 -> 128 -> 784."""
+
+    def __init__(self, in_shape, hidden: int = 128):
+        super().__init__()
+        self.in_shape = _check_shape(in_shape)
+        d = self.in_shape[0] * self.in_shape[1] * self.in_shape[2]
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, hidden), nn.Sigmoid())
+        self.decoder = nn.Sequential(nn.Linear(hidden, d), nn.Sigmoid())
+        self.config = {"in_shape": list(self.in_shape), "hidden": hidden}
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: N×C×H×W -> code N×hidden in (0, 1)."""
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code).view(-1, *self.in_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class SparseAE(DenseAE):
+    """Dense AE with the released sparsity terms, returned by :meth:`penalty`.
+
+    * L1 activity regularisation ``l1`` on the outputs of both layers (code and reconstruction),
+      Keras-style: ``l1 · Σ|activation|``, summed over units and averaged over the batch.
+    * KL sparsity ``kl_weight · Σ_j KL(ρ ‖ ρ̂_j)`` with ρ = ``kl_target`` and ρ̂_j the batch mean
+      of code unit j (Ng's sparse autoencoder); ρ̂ is clamped away from 0 and 1 so it stays finite.
+    """
+
+    def __init__(self, in_shape, hidden: int = 128, l1: float = 1e-7, kl_target: float = 0.1, kl_weight: float = 3.0):
+        super().__init__(in_shape, hidden)
+        if not 0 < kl_target < 1:
+            raise ValueError(f"kl_target must lie in (0, 1), got {kl_target}")
+        self.l1, self.kl_target, self.kl_weight = l1, kl_target, kl_weight
+        self.config.update(l1=l1, kl_target=kl_target, kl_weight=kl_weight)
+
+    def penalty_terms(self, code: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+        """The sparsity penalty from an already computed code and reconstruction (a scalar)."""
+        n = code.shape[0]
+        l1 = self.l1 * (code.abs().sum() + recon.abs().sum()) / n
+        rho = self.kl_target
+        rho_hat = code.mean(0).clamp(1e-6, 1 - 1e-6)
+        kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+        return l1 + self.kl_weight * kl.sum()
+
+    def training_loss(self, x: torch.Tensor, y, loss_fn) -> torch.Tensor:
+        """Reconstruction loss plus the penalty, with one forward pass (used by ``fit``)."""
+        code = self.encode(x)
+        recon = self.decode(code)
+        return loss_fn(recon, x) + self.penalty_terms(code, recon)
+
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:
+        """Sparsity penalty for a batch x (N×C×H×W in [0, 1]); add it to the reconstruction loss."""
+        code = self.encode(x)
+        return self.penalty_terms(code, self.decode(code))
+
+
+class ConvAE(nn.Module):
+    """Released conv AE: conv16(5×5) -> pool2 -> conv8 -> pool2 -> conv8 -> up2 -> conv16 -> up2 -> conv C.
+
+    All convs are 5×5 'same' with ReLU, the last one has a sigmoid. Two 2× poolings need H and W
+    divisible by 4: other sizes are zero-padded (evenly on both sides) up to the next multiple of
+    4 and the output is cropped back, so input and output shapes always agree (8×8, 28×28 and
+    32×32 need no padding).
+    """
+
+    def __init__(self, in_shape):
+        super().__init__()
+        self.in_shape = _check_shape(in_shape)
+        c = self.in_shape[0]
+
+        def conv(i, o):
+            return nn.Conv2d(i, o, 5, padding=2)
+
+        self.encoder = nn.Sequential(conv(c, 16), nn.ReLU(), nn.MaxPool2d(2), conv(16, 8), nn.ReLU(), nn.MaxPool2d(2),
+                                     conv(8, 8), nn.ReLU())
+        self.decoder = nn.Sequential(nn.Upsample(scale_factor=2), conv(8, 16), nn.ReLU(), nn.Upsample(scale_factor=2),
+                                     conv(16, c), nn.Sigmoid())
+        h, w = self.in_shape[1:]
+        ph, pw = (-h) % 4, (-w) % 4
+        self._pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)  # F.pad order: left, right, top, bottom
+        self.config = {"in_shape": list(self.in_shape)}
+
+    @property
+    def first_conv(self) -> nn.Conv2d:
+        return self.encoder[0]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: N×C×H×W -> code N×8×ceil(H/4)×ceil(W/4)."""
+        return self.encoder(F.pad(x, self._pad))
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        out = self.decoder(code)
+        left, right, top, bottom = self._pad
+        return out[:, :, top:out.shape[2] - bottom, left:out.shape[3] - right]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def _mlp(sizes: list[int], act_last: nn.Module | None = None) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    if act_last is not None:
+        layers.append(act_last)
+    return nn.Sequential(*layers)
+
+
+class AdversarialAE(nn.Module):
+    """Adversarial autoencoder (Makhzani et al. 2016) with a Gaussian prior on the code.
+
+    Encoder d -> hidden -> hidden -> latent (linear), decoder latent -> hidden -> hidden -> d
+    (sigmoid), discriminator latent -> hidden -> hidden -> 1 logit. Training alternates three
+    steps per batch (:meth:`make_step`): reconstruction (MSE), discriminator (prior samples
+    N(0, I) are 'real', codes are 'fake'), and generator (the encoder fools the discriminator).
+    The released code fixes none of the sizes; ``latent=8, hidden=512`` are our choices.
+    """
+
+    def __init__(self, in_shape, latent: int = 8, hidden: int = 512):
+        super().__init__()
+        self.in_shape = _check_shape(in_shape)
+        d = self.in_shape[0] * self.in_shape[1] * self.in_shape[2]
+        self.latent = latent
+        self.encoder = nn.Sequential(nn.Flatten(), _mlp([d, hidden, hidden, latent]))
+        self.decoder = _mlp([latent, hidden, hidden, d], nn.Sigmoid())
+        self.discriminator = _mlp([latent, hidden, hidden, 1])
+        self.config = {"in_shape": list(self.in_shape), "latent": latent, "hidden": hidden}
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: N×C×H×W -> code N×latent (unbounded, pushed towards N(0, I))."""
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code).view(-1, *self.in_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def make_step(self, lr: float = 1e-3, adv_lr: float | None = None):
+        """A ``step_fn`` for :func:`uaelab.train.fit` with its own three Adam optimizers.
+
+        Returns ``step(model, x, y) -> float`` (the reconstruction loss), which updates the
+        weights itself; ``fit`` sees a float and does not step its own optimizer.
+        """
+        adv_lr = lr if adv_lr is None else adv_lr
+        ae_opt = torch.optim.Adam(list(self.encoder.parameters()) + list(self.decoder.parameters()), lr=lr)
+        d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=adv_lr)
+        g_opt = torch.optim.Adam(self.encoder.parameters(), lr=adv_lr)
+        bce = F.binary_cross_entropy_with_logits
+
+        def step(model: AdversarialAE, x: torch.Tensor, y=None) -> float:
+            assert model is self, "make_step belongs to one model"
+            recon_loss = F.mse_loss(self(x), x)
+            ae_opt.zero_grad()
+            recon_loss.backward()
+            ae_opt.step()
+            code = self.encode(x).detach()
+            prior = torch.randn_like(code)
+            d_real, d_fake = self.discriminator(prior), self.discriminator(code)
+            d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+            d_opt.zero_grad()
+            d_loss.backward()
+            d_opt.step()
+            g_out = self.discriminator(self.encode(x))
+            g_loss = bce(g_out, torch.ones_like(g_out))
+            g_opt.zero_grad()
+            g_loss.backward()
+            g_opt.step()
+            return float(recon_loss.detach())
+
+        return step
+
+
+AUTOENCODERS = {"dense": DenseAE, "sparse": SparseAE, "conv": ConvAE, "adversarial": AdversarialAE}
+
+
+def make_autoencoder(kind: AEKind, in_shape, **kwargs) -> nn.Module:
+    """Build an autoencoder: ``kind`` one of dense, sparse, conv, adversarial."""
+    if kind not in AUTOENCODERS:
+        raise ValueError(f"unknown autoencoder kind {kind!r}; choose one of {', '.join(AUTOENCODERS)}")
+    return AUTOENCODERS[kind](in_shape, **kwargs)
