@@ -6,7 +6,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from uaelab.plotting import CROSS_GID, comparison_grid, diff_image, image_grid
+from uaelab.plotting import CROSS_GID, comparison_grid, diff_image, image_grid, new_figure
 
 
 def _crossed(fig: Figure) -> list[int]:
@@ -103,3 +103,10 @@ def test_bad_crosses_and_titles_raise():
         image_grid(torch.rand(4, 1, 2, 2), nrow=2, row_titles=["only one"])
     with pytest.raises(ValueError, match="success"):
         comparison_grid(torch.rand(2, 1, 2, 2), torch.rand(2, 1, 2, 2), success=[True])
+
+
+def test_figures_render_as_png_in_notebooks():
+    fig = image_grid(torch.rand(2, 1, 4, 4))
+    png = fig._repr_png_()  # what Jupyter calls for a cell's value, no pyplot involved
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 100
+    assert new_figure(figsize=(2, 1))._repr_png_()[:4] == b"\x89PNG"

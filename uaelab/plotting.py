@@ -2,7 +2,9 @@
 
 Everything here builds a :class:`matplotlib.figure.Figure` directly (not through ``pyplot``),
 so library code never opens windows or leaks global figure state; the caller shows or saves
-the returned figure. In a notebook use :func:`show` (or ``display(fig)``).
+the returned figure. The figures are :class:`Figure` (a matplotlib Figure that renders itself
+as PNG in Jupyter), so a figure as a cell's last value, ``display(fig)`` or :func:`show` all
+show it. Other modules make their figures with :func:`new_figure` for the same behaviour.
 
 Images are float tensors in [0, 1], laid out N×C×H×W (C = 1 grey, C = 3 RGB); N×H×W is read
 as grey. A 2-D layout is a tensor R×Cols×C×H×W or a list of rows, each a tensor Cols×C×H×W
@@ -16,14 +18,38 @@ Example::
 """
 from __future__ import annotations
 
+import io
 import math
 from typing import Any, Sequence
 
+import matplotlib.figure
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 CROSS_GID = "uaelab-cross"  # gid of the two red lines drawn over a crossed-out cell
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that shows itself as a PNG when it is a notebook cell's value.
+
+    A plain ``matplotlib.figure.Figure`` made without pyplot only prints ``<Figure ...>`` in
+    Jupyter; this subclass adds ``_repr_png_`` so library code can stay pyplot-free.
+    """
+
+    def _repr_png_(self) -> bytes:
+        return figure_png(self)
+
+
+def new_figure(**kwargs: Any) -> Figure:
+    """A fresh :class:`Figure` (kwargs as for ``matplotlib.figure.Figure``, e.g. ``figsize``)."""
+    return Figure(**kwargs)
+
+
+def figure_png(fig: matplotlib.figure.Figure, dpi: int = 100) -> bytes:
+    """PNG bytes of any matplotlib figure (tight bounding box)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
 
 
 # -- input handling -------------------------------------------------------------------------
@@ -232,11 +258,8 @@ def comparison_grid(
                       crosses=crosses, scale=scale, title=title)
 
 
-def show(fig: Figure) -> None:
-    """Display a figure in a notebook as a PNG (works without any pyplot backend set up)."""
+def show(fig: matplotlib.figure.Figure) -> None:
+    """Display any matplotlib figure in a notebook as a PNG (no pyplot backend needed)."""
     from IPython.display import Image, display
-    import io
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    display(Image(data=buf.getvalue(), format="png"))
+    display(Image(data=figure_png(fig), format="png"))

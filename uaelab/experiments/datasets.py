@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 
 from ..data import DataSettings, DataSplits, load
-from ..plotting import image_grid
+from ..plotting import Figure, image_grid, new_figure
 from . import ExperimentResult, experiment
 
 
@@ -42,7 +41,7 @@ def sample_figure(data: DataSplits, per_class: int = 8, max_classes: int = 10) -
     names = [data.class_names[c] for c in classes]
     if data.kind == "image":
         return image_grid([list(r) for r in rows], row_titles=names, title=f"{data.name}: training samples")
-    fig = Figure(figsize=(8, 0.25 * per_class * len(classes) + 1))
+    fig = new_figure(figsize=(8, 0.25 * per_class * len(classes) + 1))
     ax = fig.subplots()
     ax.imshow(torch.cat(rows).numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
     ticks = torch.tensor([len(r) for r in rows]).cumsum(0) - torch.tensor([len(r) for r in rows]) / 2
