@@ -94,11 +94,20 @@ def normalize_indices(indices: Any, n: int) -> torch.Tensor:
 
 
 # -- the output directory -------------------------------------------------------------------
-def check_out_dir(out_dir: Path | str) -> Path:
-    """Create ``out_dir`` if needed; ValueError if it is a file, not writable, or a foreign folder."""
+def check_out_dir(out_dir: Path | str, create: bool = True) -> Path:
+    """Create ``out_dir`` if needed; ValueError if it is a file, not writable, or a foreign folder.
+
+    ``create=False`` only checks what can be checked without creating anything (a quick early test).
+    """
     path = Path(out_dir)
     if path.exists() and not path.is_dir():
         raise ValueError(f"output directory {str(path)!r} exists and is a file; choose another --out")
+    if not create:
+        probe = next((p for p in [path, *path.parents] if p.exists()), None)
+        if probe is not None and not os.access(probe, os.W_OK | os.X_OK):
+            raise ValueError(f"output directory {str(path)!r} is not writable ({str(probe)!r} is not); fix its "
+                             "permissions or choose another --out")
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

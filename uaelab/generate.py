@@ -1,0 +1,187 @@
+"""``uaelab generate``: UAEs for a whole dataset split, resumable, on one or many processes.
+
+    uaelab generate --data mnist --data-root ~/data --split train --checkpoint conv.pt \\
+        --method mine-uae --profile paper --out uaes/mnist-conv --batch-size 256
+
+    torchrun --nproc-per-node 2 -m uaelab generate ...   # the same, split over 2 processes
+
+The checkpoint is one written by :mod:`uaelab.checkpoint` (its model settings travel with it;
+its input shape must match the data). The results folder holds ``manifest.json`` and shards
+(see :mod:`uaelab.store`); read it back with :func:`uaelab.store.read_results`,
+:func:`~uaelab.store.load_adversarial` or :func:`~uaelab.store.augmented_dataset`.
+
+Interrupt it at any time (even ``kill -9``) and rerun the same command: finished shards are
+kept, the rest is computed, and the result equals an uninterrupted run bit for bit (CPU). A
+folder made with other settings or data is refused.
+
+Under torchrun (``WORLD_SIZE`` > 1) every rank takes shards round-robin, ``gloo`` on CPU and
+``nccl`` on CUDA; rank 0 finalises the manifest after a barrier. A sample's result does not
+depend on which batch or process computed it, so N processes give the same output as one.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+METHODS = ("mine-uae", "l2-uae", "gaussian", "mine-sup")
+SUPERVISED = {"mine-sup"}
+
+
+def parse_indices(text: str) -> list[int]:
+    """``"0,5,7-20"`` -> [0, 5, 7, 8, ..., 20] (ranges inclusive). Bad text -> ValueError."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not m:
+            raise ValueError(f"--indices: cannot read {part!r}; use e.g. 0,5,7-20 (non-negative, ranges inclusive)")
+        a, b = int(m.group(1)), int(m.group(2) or m.group(1))
+        if b < a:
+            raise ValueError(f"--indices: range {part!r} runs backwards; write it as {b}-{a}")
+        out.extend(range(a, b + 1))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="uaelab generate",
+        description="Generate adversarial examples for a dataset split into resumable shards "
+                    "(rerun the same command to continue; torchrun --nproc-per-node N -m uaelab generate ... "
+                    "to use N processes).",
+    )
+    p.add_argument("--data", required=True, help="dataset name (digits, mnist, fashion-mnist, cifar10, svhn, "
+                   "coil20, isolet) or a CSV path")
+    p.add_argument("--data-root", default=None, help="folder with the dataset files ($UAELAB_DATA by default)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the dataset's split/subsets (default 0)")
+    p.add_argument("--split", choices=("train", "test"), default="train", help="which split to attack")
+    p.add_argument("--checkpoint", required=True, help="model checkpoint saved by uaelab (uaelab.checkpoint.save)")
+    p.add_argument("--method", required=True, choices=METHODS,
+                   help="mine-uae (paper), l2-uae, gaussian (noise baseline), mine-sup (supervised, uses labels)")
+    p.add_argument("--profile", default=None, help="settings profile: quick or paper ($UAELAB_PROFILE, default quick)")
+    p.add_argument("--preset", choices=("paper", "reference_code"), default="paper",
+                   help="paper (default) or reference_code: the released code's choices (c0=1e-3, summed "
+                        "squares, projection redrawn per evaluation)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="COMP.FIELD=VALUE",
+                   help="override one attack setting, e.g. --set attack.T=20 (repeatable)")
+    p.add_argument("--out", required=True, help="results folder (created; rerun with the same --out to resume)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available); under torchrun "
+                   "each rank uses cuda:LOCAL_RANK")
+    p.add_argument("--batch-size", type=int, default=64, help="samples per attack call and per shard file (64)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the attack's random streams (0)")
+    sub = p.add_mutually_exclusive_group()
+    sub.add_argument("--limit", type=int, default=None, help="attack only the first N samples of the split")
+    sub.add_argument("--indices", default=None, help="attack only these sample indices, e.g. 0,5,7-20")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def _dist_env() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment variables (1 process otherwise)."""
+    ws = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), ws, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _device(arg: str | None, world_size: int, local_rank: int) -> torch.device:
+    name = arg or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+        if world_size > 1:  # one GPU per rank
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        return torch.device(name)
+    if name != "cpu":
+        raise ValueError(f"--device must be cpu or cuda, got {name!r}")
+    return torch.device("cpu")
+
+
+def _select(args: argparse.Namespace, n: int) -> Any:
+    if args.limit is not None:
+        if args.limit < 1:
+            raise ValueError(f"--limit must be at least 1, got {args.limit}")
+        return torch.arange(min(args.limit, n))
+    if args.indices is not None:
+        return parse_indices(args.indices)
+    return None
+
+
+def _attack_settings(attack: Any, method: str) -> dict[str, Any]:
+    """The attack's resolved settings by component (e.g. minmax, mine), for the manifest and the
+    resume check: the profile and every --set are folded in, so equal dicts mean equal attacks."""
+    from .attacks import METHODS
+
+    out: dict[str, Any] = {"class": type(attack).__name__}
+    settings = getattr(attack, "settings", None)
+    if hasattr(settings, "to_dict"):
+        out[METHODS[method][1]] = settings.to_dict()
+    mine = getattr(attack, "mine_settings", None)
+    if hasattr(mine, "to_dict"):  # also the baselines may measure MI with it
+        out["mine"] = mine.to_dict()
+    return out
+
+
+def prepare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """Load data, checkpoint and attack; return the arguments of :func:`uaelab.store.generate_to_dir`."""
+    from . import checkpoint, store
+    from .attacks import make_attack
+    from .data import load_dataset
+    from .utils import seed_everything
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    store.check_out_dir(args.out, create=False)  # fail before the slow loading
+    if not Path(args.checkpoint).is_file():
+        raise ValueError(f"no checkpoint at {args.checkpoint}; train a model first (uaelab.zoo.get_model writes "
+                         "one) and pass its path with --checkpoint")
+    data = load_dataset(args.data, root=args.data_root, seed=args.data_seed)
+    x = data.x_train if args.split == "train" else data.x_test
+    y = data.y_train if args.split == "train" else data.y_test
+    model, meta = checkpoint.load(args.checkpoint, expected_in_shape=data.sample_shape, map_location=device)
+    seed_everything(args.seed)
+    attack = make_attack(args.method, model, profile=args.profile, overrides=list(args.overrides), seed=args.seed,
+                         preset=args.preset)
+    config = {
+        "method": args.method,
+        "preset": args.preset,
+        "attack": _attack_settings(attack, args.method),
+        "seed": args.seed,
+        "data": {"name": data.name, "split": args.split, "seed": args.data_seed},
+        "checkpoint_fingerprint": meta["state_hash"],
+        "checkpoint_kind": meta["kind"],
+        "device_type": device.type,  # CPU and GPU kernels round differently: do not mix them in one folder
+    }
+    return dict(attack=attack, x=x, y=y if args.method in SUPERVISED else None, indices=_select(args, x.shape[0]),
+                batch_size=args.batch_size, config=config, data_fingerprint=data.fingerprint())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``uaelab generate`` (``uaelab.cli`` prints a ValueError as one line, exit 2)."""
+    from . import store
+
+    args = build_parser().parse_args(argv)
+    rank, world_size, local_rank = _dist_env()
+    device = _device(args.device, world_size, local_rank)
+    dist = None
+    if world_size > 1:
+        import torch.distributed as dist
+
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", device_id=device if
+                                device.type == "cuda" else None)
+    try:
+        kw = prepare(args, device)
+        out = store.generate_to_dir(out_dir=args.out, rank=rank, world_size=world_size,
+                                    progress=not args.no_progress, **kw)
+        if rank == 0:  # the manifest's summary: reading all shards back would cost memory ~ dataset size
+            m = store.read_manifest(out)
+            print(f"uaelab generate: {m['n_samples']} samples, success rate {m['success_rate']:.4f}, "
+                  f"results in {out}")
+    finally:
+        if dist is not None:
+            dist.destroy_process_group()
+    return 0
