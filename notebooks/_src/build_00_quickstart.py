@@ -1,0 +1,204 @@
+"""Build notebooks/00_quickstart.ipynb.
+
+Run from the repository root:  .venv/bin/python notebooks/_src/build_00_quickstart.py
+
+The notebook is executed once and stored with outputs only in the cells marked
+``# NBVAL_CHECK_OUTPUT`` (deterministic text); every other cell is stored cleared. nbval
+compares only cells that have a stored execution count, so the marked cells need theirs.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+OUT = Path(__file__).resolve().parent.parent / "00_quickstart.ipynb"
+
+cells = [
+    new_markdown_cell("""\
+# 00 · Quickstart: data, figures and a map of the tutorial
+
+**uaelab** re-implements and teaches *unsupervised adversarial examples* (UAEs) from
+Hsu et al., *Adversarial Examples Can Be Effective Data Augmentation for Unsupervised Machine
+Learning* (AAAI 2022). A UAE is a small perturbation $x+\\delta$ of a sample that makes an
+**unsupervised** model's loss worse (e.g. an autoencoder's reconstruction error) while keeping
+$x+\\delta$ *similar* to $x$ — similarity measured by the **mutual information** between $x$ and
+$x+\\delta$, estimated per sample with MINE. Training again with these UAEs added to the data
+makes the model better.
+
+This notebook is the starting point. It shows how to
+
+1. load a dataset with `uaelab.data` (here the small digits set that ships with scikit-learn),
+2. draw image grids with `uaelab.plotting`,
+3. choose how much compute to spend (*profiles*) and where real data comes from.
+
+Run the cells from top to bottom (Shift+Enter)."""),
+    new_markdown_cell("""\
+## The tutorial series
+
+| notebook | topic | paper artefact |
+|---|---|---|
+| `01` | per-sample MINE: estimating mutual information from one sample | §3 |
+| `02` | supervised attacks: MinMax vs. penalty formulation | §3 |
+| `03` | sweeping the perturbation bound ε; failed attacks marked with a red ✗ | Figure 3 |
+| `04` | MinMax vs. penalty (binary search) attacks | Table 3, Figure 2 |
+| `05` | how realistic are adversarial examples? FID / KID | Table 2, Figure 1 |
+| `06` | UAE augmentation for autoencoder reconstruction | Table 4 |
+| `07` | UAE augmentation for the concrete autoencoder (feature selection) | Table 6 |
+| `08` | UAE augmentation for contrastive learning (SimCLR) | Table 5 |
+
+Every notebook reads its settings from a **profile**:
+
+* `quick` (default): embedded data and small subsets; every notebook runs on a laptop CPU in minutes.
+* `paper`: the paper's datasets and hyper-parameters; meant for a GPU.
+
+Pick one with the environment variable `UAELAB_PROFILE` before starting Jupyter
+(`UAELAB_PROFILE=paper jupyter lab`), and `python -m uaelab reproduce --profile paper`
+writes every figure and table for that profile."""),
+    new_code_cell("""\
+import torch
+
+from uaelab.data import DATASETS, DataSettings, load, load_dataset
+from uaelab.plotting import comparison_grid, image_grid, show
+from uaelab.widgets import explore, slider
+
+print("datasets:", ", ".join(DATASETS), "or a path to a CSV file")"""),
+    new_markdown_cell("""\
+## Load data
+
+`load_dataset(name, limit=..., seed=...)` returns a `DataSplits` with train and test tensors.
+Images are `float32` tensors of shape N×C×H×W with values in [0, 1]; labels are `int64`.
+Datasets without an official test split (like digits) are split by `seed`, stratified by class,
+so the same seed always gives the same split. The output below is checked by the tests."""),
+    new_code_cell("""\
+# NBVAL_CHECK_OUTPUT
+digits = load_dataset("digits", seed=0)
+print(digits)
+for split in ("train", "test"):
+    x, y = getattr(digits, f"x_{split}"), getattr(digits, f"y_{split}")
+    print(f"{split:5s} x {tuple(x.shape)} {x.dtype} in [{x.min():.2f}, {x.max():.2f}]  "
+          f"y {tuple(y.shape)} {y.dtype}")
+print("test samples per class:", digits.y_test.bincount().tolist())
+print("classes:", digits.class_names)
+print("fingerprint:", digits.fingerprint())"""),
+    new_markdown_cell("""\
+`limit` picks a **class-balanced** subset of the training split (and `test_limit` of the test
+split), again determined by `seed`:"""),
+    new_code_cell("""\
+# NBVAL_CHECK_OUTPUT
+small = load_dataset("digits", limit=50, test_limit=20, seed=0)
+print(small)
+print("train per class:", small.y_train.bincount().tolist())"""),
+    new_markdown_cell("""\
+## Look at it
+
+`image_grid` takes a batch N×C×H×W (or rows of images: R×Cols×C×H×W) and returns a matplotlib
+figure. Here: one row per class, the first ten training images of each."""),
+    new_code_cell("""\
+rows = torch.stack([digits.x_train[digits.y_train == c][:10] for c in range(digits.n_classes)])
+image_grid(rows, row_titles=digits.class_names, scale=0.6, title="digits: ten training images per class")"""),
+    new_markdown_cell("""\
+Later notebooks compare clean and adversarial images with `comparison_grid`: the rows are the
+original, the perturbed image and their signed difference (grey = unchanged). A red ✗ marks
+samples where the attack failed, as in the paper's Figure 3. Here random noise stands in for an
+attack, and we pretend that every third one failed:"""),
+    new_code_cell("""\
+g = torch.Generator().manual_seed(0)
+x = digits.x_test[:6]
+x_noisy = (x + 0.15 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+success = torch.tensor([i % 3 != 2 for i in range(6)])
+comparison_grid(x, x_noisy, success=success, scale=0.8)"""),
+    new_markdown_cell("""\
+### Try it
+
+Move the sliders to pick a digit class and how many of its images to show. (When the notebook
+runs without a live Jupyter front end, the cell just draws the default choice.)"""),
+    new_code_cell("""\
+def show_class(digit=3, count=16):
+    x = digits.x_train[digits.y_train == digit][:count]
+    show(image_grid(x, nrow=8, scale=0.6, title=f"digit {digit}: {len(x)} training images"))
+
+
+explore(show_class, digit=slider(0, 9, 1, 3), count=slider(1, 32, 1, 16))"""),
+    new_markdown_cell("""\
+## Profiles and settings
+
+Each component describes its knobs as a typed settings object whose defaults are the paper's
+values. `from_profile()` applies the active profile (`$UAELAB_PROFILE`, default `quick`);
+keyword arguments override single fields. For data, `quick` means the embedded digits; `paper`
+means MNIST."""),
+    new_code_cell("""\
+settings = DataSettings.from_profile()  # the active profile
+print(settings)
+print("paper:", DataSettings.from_profile("paper"))
+data = load(settings)
+data"""),
+    new_markdown_cell("""\
+## Real data
+
+The image datasets of the paper (`mnist`, `fashion-mnist`, `cifar10`, `svhn`) are read in
+torchvision's folder layout and downloaded on first use when the machine is online; `coil20`
+(a folder of `objN__P.png`) and `isolet` (UCI `isolet5.data`) must be put there by hand. uaelab
+looks for them in
+
+1. the `root=` argument (`data.root` in settings),
+2. the folder in the environment variable **`UAELAB_DATA`**,
+3. the cache folder `~/.cache/uaelab/data` (or `$UAELAB_CACHE/data`).
+
+For example, with `UAELAB_DATA=/data` holding `MNIST/raw/*.gz`:
+
+```python
+mnist = load_dataset("mnist", limit=1000)          # 1000 training images, 100 per class
+coil = load_dataset("coil20", image_size=20)        # 20×20 COIL-20, as for the concrete autoencoder
+table = load_dataset("my_table.csv", label_column="target", nan_policy="drop")
+```
+
+A read-only data folder is fine: archives are extracted into the cache instead. Problems come
+back as a `ValueError` that says what to fix:"""),
+    new_code_cell("""\
+# NBVAL_CHECK_OUTPUT
+try:
+    load_dataset("minst")
+except ValueError as err:
+    print(err)"""),
+    new_markdown_cell("""\
+## Next
+
+Continue with **`01_mine_per_sample.ipynb`**: how to estimate the mutual information between a
+single image and its perturbed copy, the similarity measure behind every attack in this series."""),
+]
+
+nb = new_notebook(cells=cells, metadata={
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+})
+
+
+def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
+    """Execute ``nb`` headless in the quick profile; keep outputs of NBVAL_CHECK_OUTPUT cells only."""
+    from nbclient import NotebookClient
+
+    env = {"UAELAB_PROFILE": "quick", "UAELAB_HEADLESS": "1", "OMP_NUM_THREADS": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(OUT.parent)}}).execute()
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, (cell.source, errors)
+        if not cell.source.startswith("# NBVAL_CHECK_OUTPUT"):
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+
+
+keep_checked_outputs(nb)
+nbformat.validate(nb)
+nbformat.write(nb, OUT)
+print(f"wrote {OUT}")
