@@ -184,13 +184,21 @@ class StatNets:
     ``n_in``: features per pair vector (m, or H·W in conv mode); ``map_shape``: (H, W) turns
     on the conv layer. ``generators``: one per network, for the initialisation and for the
     marginal's shuffles, so network i only ever sees its own random stream.
+
+    Layout: every branch layer is one tensor [2B, ...], the B a-branches then the B
+    b-branches, so both branches run in the same batched matmul; the output weights are
+    ``w`` [B, H]. ``a`` and ``b`` are passed stacked too: ``ab`` [2B, K, n].
+
+    Two implementations of the gradient: autograd through the folded network (any ``hidden``,
+    conv mode), and, for the default two dense layers, hand-written gradients (:meth:`_grads`)
+    that skip autograd's bookkeeping; a test checks that both agree.
     """
 
     def __init__(self, n_in: int, generators: Sequence[torch.Generator], *,
                  hidden: Sequence[int] = (512, 10), map_shape: tuple[int, int] | None = None,
                  conv_filters: int = 16, conv_kernel: int = 2, device: torch.device | str = "cpu",
                  lr: float = 1.5e-5, adam_eps: float = 1e-7, bias_correction: bool = False,
-                 ema_rate: float = 0.01):
+                 ema_rate: float = 0.01, manual_grad: bool = True):
         self.gens = list(generators)
         self.B = len(self.gens)
         self.hidden = tuple(hidden)
@@ -200,6 +208,8 @@ class StatNets:
         self.lr, self.adam_eps = lr, adam_eps
         self.bias_correction, self.ema_rate = bias_correction, ema_rate
         self.n_in = n_in
+        self.fast = manual_grad and map_shape is None and len(self.hidden) == 2
+        self._dW1: Tensor | None = None
         self.reset()
 
     # parameters --------------------------------------------------------------------------
@@ -215,121 +225,161 @@ class StatNets:
             n = h
         return ps
 
-    def reset(self, mask: Tensor | None = None) -> None:
-        """Fresh initialisation and Adam state (for all networks, or where ``mask`` is True)."""
-        per_net = []
-        for i, g in enumerate(self.gens):
-            a = self._branch_init(g)
-            b = self._branch_init(g)
+    def reset(self) -> None:
+        """Fresh initialisation and Adam state for every network (each from its own stream)."""
+        a_nets, b_nets, ws = [], [], []
+        for g in self.gens:
+            a_nets.append(self._branch_init(g))
+            b_nets.append(self._branch_init(g))
             h = self.hidden[-1]
-            w = _glorot((h,), h, 1, g)
-            per_net.append(a + b + [w])
-        new = [torch.stack(ts).to(self.device) for ts in zip(*per_net)]
-        if mask is None or not hasattr(self, "params"):
-            self.params = [p.requires_grad_(True) for p in new]
-            self.m1 = [torch.zeros_like(p) for p in new]
-            self.m2 = [torch.zeros_like(p) for p in new]
-            self.t = torch.zeros(self.B, device=self.device)
-            self.log_ema = torch.full((self.B,), float("nan"), device=self.device)
-        else:
-            mask = mask.to(self.device)
-            with torch.no_grad():
-                for p, q, m1, m2 in zip(self.params, new, self.m1, self.m2):
-                    sel = mask.view(-1, *([1] * (p.dim() - 1)))
-                    p.copy_(torch.where(sel, q, p))
-                    m1.masked_fill_(sel, 0)
-                    m2.masked_fill_(sel, 0)
-                self.t.masked_fill_(mask, 0)
-                self.log_ema.masked_fill_(mask, float("nan"))
+            ws.append(_glorot((h,), h, 1, g))
+        layers = [torch.stack(ts) for ts in zip(*(a_nets + b_nets))]
+        self.params = [p.to(self.device).requires_grad_(True) for p in layers + [torch.stack(ws)]]
+        self.m1 = [torch.zeros_like(p) for p in self.params]
+        self.m2 = [torch.zeros_like(p) for p in self.params]
+        # every network steps together, so one Adam step count serves all of them
+        self.adam_steps = [torch.zeros((), device=self.device) for _ in self.params]
+        self.log_ema = torch.full((self.B,), float("nan"), device=self.device)
 
-    def _branch(self, ps: list[Tensor]) -> tuple[Tensor, Tensor]:
-        """Fold one branch into an affine map: (M [B, n_in, H], c [B, H])."""
+    def _fold(self, ps: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        """Fold the (linear) branches into affine maps: (M [2B, n_in, H], c [2B, H])."""
         i = 2 if self.map_shape is not None else 0
         M, c = ps[i], ps[i + 1]
         for j in range(i + 2, len(ps), 2):
             M = M @ ps[j]
             c = (c.unsqueeze(1) @ ps[j]).squeeze(1) + ps[j + 1]
         if self.map_shape is not None:
-            wc, bc = ps[0], ps[1]  # [B, F, 1, k, k], [B, F]
+            # conv (F filters, k×k, valid) then flatten: its transpose maps M back to pixels
+            wc, bc = ps[0], ps[1]  # [2B, F, 1, k, k], [2B, F]
+            n2 = wc.shape[0]
             H, W = self.map_shape
             k, f = self.kc, self.fc
             h2, w2 = H - k + 1, W - k + 1
             Hn = M.shape[-1]
-            Mm = M.view(self.B, f, h2, w2, Hn)
+            Mm = M.view(n2, f, h2, w2, Hn)
             c = c + torch.einsum("bf,bfn->bn", bc, Mm.sum((2, 3)))
-            inp = Mm.permute(4, 0, 1, 2, 3).reshape(Hn, self.B * f, h2, w2)
-            out = F.conv_transpose2d(inp, wc.reshape(self.B * f, 1, k, k), groups=self.B)
-            M = out.reshape(Hn, self.B, H * W).permute(1, 2, 0)
+            inp = Mm.permute(4, 0, 1, 2, 3).reshape(Hn, n2 * f, h2, w2)
+            out = F.conv_transpose2d(inp, wc.reshape(n2 * f, 1, k, k), groups=n2)
+            M = out.reshape(Hn, n2, H * W).permute(1, 2, 0)
         return M, c
 
-    def scores(self, a: Tensor, b: Tensor, perm: Tensor) -> tuple[Tensor, Tensor]:
-        """T on the joint pairs and on the shuffled pairs: a, b [B, K, n]; perm [B, K]."""
-        n = len(self.params) // 2
-        Ma, ca = self._branch(self.params[:n])
-        Mb, cb = self._branch(self.params[n:2 * n])
-        w = self.params[-1]
-        ha = torch.baddbmm(ca.unsqueeze(1), a, Ma)
-        hb = torch.baddbmm(cb.unsqueeze(1), b, Mb)
+    def _hidden(self, ab: Tensor, ps: Sequence[Tensor], perm: Tensor):
+        M, c = self._fold(ps[:-1])
+        h = torch.baddbmm(c.unsqueeze(1), ab, M)  # [2B, K, H]
+        ha, hb = h[:self.B], h[self.B:]
         hb_shuf = torch.gather(hb, 1, perm.unsqueeze(-1).expand_as(hb))
-        joint = F.relu(ha + hb) @ w.unsqueeze(-1)
-        marg = F.relu(ha + hb_shuf) @ w.unsqueeze(-1)
-        return joint.squeeze(-1), marg.squeeze(-1)
+        return M, ha + hb, ha + hb_shuf
+
+    def scores(self, ab: Tensor, perm: Tensor, params: Sequence[Tensor] | None = None):
+        """T on the joint pairs and on the shuffled pairs [B, K]: ab [2B, K, n]; perm [B, K]."""
+        ps = self.params if params is None else params
+        w = ps[-1].unsqueeze(-1)
+        _, zj, zm = self._hidden(ab, ps, perm)
+        return (F.relu(zj) @ w).squeeze(-1), (F.relu(zm) @ w).squeeze(-1)
 
     def permutations(self, K: int) -> Tensor:
         """One shuffle of the K indices per network, from that network's own stream."""
         return torch.stack([torch.randperm(K, generator=g) for g in self.gens]).to(self.device)
 
-    # training ----------------------------------------------------------------------------
-    def step(self, a: Tensor, b: Tensor) -> Tensor:
-        """One Adam ascent step on every network's DV bound; returns the bounds before it [B]."""
-        perm = self.permutations(a.shape[1])
+    # gradients ---------------------------------------------------------------------------
+    def _marg_weight(self, lme: Tensor) -> Tensor:
+        """Factor on the marginal term's gradient: 1 (plain DV) or E[e^T]/EMA (bias correction)."""
+        if not self.bias_correction:
+            return torch.ones_like(lme)
+        # MINE's moving average, kept in log space; the first step initialises it
+        r = self.ema_rate
+        prev = torch.where(torch.isnan(self.log_ema), lme, self.log_ema)
+        self.log_ema = torch.logaddexp(prev + math.log1p(-r), lme + math.log(r)) if r < 1 else lme
+        return torch.exp(lme - self.log_ema)
+
+    @torch.no_grad()
+    def _grads(self, ab: Tensor, perm: Tensor, params: Sequence[Tensor], need: str = "params"):
+        """Hand-written gradients of loss = -Σ_i DV_i for two dense layers per branch.
+
+        Returns (dv [B], grads of the params) or, with need="b", (dv, d DV/d b [B, K, n]).
+        """
+        W1, b1, W2, b2, w = params
+        B, K = self.B, ab.shape[1]
+        M = torch.bmm(W1, W2)  # [2B, n, H]: the folded branch
+        c = torch.baddbmm(b2.unsqueeze(1), b1.unsqueeze(1), W2)  # [2B, 1, H]
+        h = torch.baddbmm(c, ab, M)
+        ha, hb = h[:B], h[B:]
+        idx = perm.unsqueeze(-1).expand_as(hb)
+        zj = ha + hb
+        zm = ha + torch.gather(hb, 1, idx)
+        rj, rm = F.relu(zj), F.relu(zm)
+        wv = w.unsqueeze(-1)
+        joint = torch.bmm(rj, wv).squeeze(-1)
+        marg = torch.bmm(rm, wv).squeeze(-1)
+        lme = torch.logsumexp(marg, 1) - math.log(K)
+        dv = joint.mean(1) - lme
+        # d loss / d joint = -1/K; d loss / d marg = softmax(marg) (× the bias-correction factor)
+        p = torch.softmax(marg, 1) * self._marg_weight(lme).unsqueeze(1) if need == "params" \
+            else torch.softmax(marg, 1)
+        dzj = (zj > 0).to(zj.dtype).mul_(wv.transpose(1, 2)).mul_(-1.0 / K)
+        dzm = (zm > 0).to(zm.dtype).mul_(wv.transpose(1, 2)).mul_(p.unsqueeze(-1))
+        dhb = dzj.scatter_add(1, idx, dzm)  # the shuffle's transpose
+        if need == "b":
+            return dv, -torch.bmm(dhb, M[B:].transpose(1, 2))
+        dh = torch.cat([dzj.add_(dzm), dhb])  # [2B, K, H]
+        dM = torch.bmm(ab.transpose(1, 2), dh)  # [2B, n, H]
+        dc = dh.sum(1)  # [2B, H]
+        W2t = W2.transpose(1, 2)
+        # the largest tensor of the step ([2B, n, 512]): write it into a buffer kept between
+        # steps, because a fresh allocation this big is page-faulted in again at every step
+        if self._dW1 is None or self._dW1.shape != W1.shape:
+            self._dW1 = torch.empty_like(W1)
+        dW1 = torch.bmm(dM, W2t, out=self._dW1)
+        db1 = torch.bmm(dc.unsqueeze(1), W2t).squeeze(1)
+        dW2 = torch.baddbmm(torch.bmm(W1.transpose(1, 2), dM), b1.unsqueeze(-1), dc.unsqueeze(1))
+        dw = torch.bmm(p.unsqueeze(1), rm).squeeze(1) - rj.sum(1) / K
+        return dv, [dW1, db1, dW2, dc, dw]
+
+    def _autograd(self, ab: Tensor, perm: Tensor, params: Sequence[Tensor], need: str = "params"):
+        """The same gradients by autograd (any architecture)."""
         with torch.enable_grad():
-            joint, marg = self.scores(a, b, perm)
+            if need == "b":
+                params = [p.detach() for p in params]
+                ab = ab.detach().requires_grad_(True)
+            joint, marg = self.scores(ab, perm, params)
             lme = torch.logsumexp(marg, 1) - math.log(marg.shape[1])
             dv = joint.mean(1) - lme
-            if self.bias_correction:
-                # MINE's moving average: the marginal term's gradient is ∇E[e^T] / EMA(E[e^T]),
-                # kept in log space; the first step initialises the average.
-                cur = lme.detach()
-                r = self.ema_rate
-                prev = torch.where(torch.isnan(self.log_ema), cur, self.log_ema)
-                self.log_ema = torch.logaddexp(prev + math.log1p(-r), cur + math.log(r)) \
-                    if r < 1 else cur
-                surrogate = joint.mean(1) - torch.exp(lme - self.log_ema)
-                loss = -surrogate.sum()
-            else:
-                loss = -dv.sum()
-            grads = torch.autograd.grad(loss, self.params)
+            if need == "b":
+                return dv.detach(), torch.autograd.grad(dv.sum(), ab)[0][self.B:]
+            weight = self._marg_weight(lme.detach())
+            loss = -(joint.mean(1) - weight * torch.exp(lme - lme.detach())).sum()
+            return dv.detach(), list(torch.autograd.grad(loss, params))
+
+    def gradients(self, ab: Tensor, perm: Tensor, need: str = "params"):
+        fn = self._grads if self.fast else self._autograd
+        return fn(ab, perm, self.params, need)
+
+    # training ----------------------------------------------------------------------------
+    def step(self, ab: Tensor) -> Tensor:
+        """One Adam ascent step on every network's DV bound; returns the bounds before it [B]."""
+        dv, grads = self.gradients(ab, self.permutations(ab.shape[1]))
         self._adam(grads)
-        return dv.detach()
+        return dv
 
     @torch.no_grad()
     def _adam(self, grads: Sequence[Tensor]) -> None:
-        # elementwise Adam, identical to B separate optimisers (TF's formulation)
-        self.t += 1
-        b1, b2 = 0.9, 0.999
-        for p, g, m1, m2 in zip(self.params, grads, self.m1, self.m2):
-            m1.mul_(b1).add_(g, alpha=1 - b1)
-            m2.mul_(b2).addcmul_(g, g, value=1 - b2)
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            t = self.t.view(shape)
-            lr_t = self.lr * torch.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-            p.sub_(lr_t * m1 / (m2.sqrt() + self.adam_eps))
+        # Adam is elementwise, so one fused update of the stacked parameters is exactly B
+        # separate optimisers; the fused kernel reads and writes each element once, which
+        # matters because this update of the 512-wide layers is a large part of the run time.
+        for s in self.adam_steps:
+            s += 1
+        torch._fused_adam_(self.params, [g.contiguous() for g in grads], self.m1, self.m2, [],
+                           self.adam_steps, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0,
+                           eps=self.adam_eps, amsgrad=False, maximize=False)
 
-    def value(self, a: Tensor, b: Tensor, *, grad_b: bool = False) -> tuple[Tensor, Tensor | None]:
-        """DV bound [B] on a fresh shuffle; with ``grad_b`` also dI/db (the attack's gradient)."""
-        perm = self.permutations(a.shape[1])
-        with torch.enable_grad() if grad_b else torch.no_grad():
-            bb = b.detach().requires_grad_(grad_b)
-            params = [p.detach() for p in self.params]
-            saved, self.params = self.params, params
-            try:
-                joint, marg = self.scores(a, bb, perm)
-            finally:
-                self.params = saved
-            dv = joint.mean(1) - (torch.logsumexp(marg, 1) - math.log(marg.shape[1]))
-            g = torch.autograd.grad(dv.sum(), bb)[0] if grad_b else None
-        return dv.detach(), g
+    def value(self, ab: Tensor, *, grad_b: bool = False) -> tuple[Tensor, Tensor | None]:
+        """DV bound [B] on a fresh shuffle; with ``grad_b`` also dI/db [B, K, n]."""
+        perm = self.permutations(ab.shape[1])
+        if grad_b:
+            return self.gradients(ab, perm, need="b")
+        with torch.no_grad():
+            joint, marg = self.scores(ab, perm)
+            return dv_bound(joint, marg), None
 
 
 def dv_bound(joint: Tensor, marg: Tensor) -> Tensor:
@@ -374,6 +424,7 @@ class PerSampleMINE:
                                          eps=settings.standardise_eps, device=x.device)
             self.policy = settings.projection
         self.x = x
+        self._ab: Tensor | None = None
         self._draw(("attack",))
         n_in = self.a.shape[-1]
         self.nets = StatNets(
@@ -419,19 +470,29 @@ class PerSampleMINE:
                 self._draw(self._key(it, s))
                 with torch.no_grad():
                     bs = self.sampler(x_adv.detach())
-            else:
-                bs = b
-            dv = self.nets.step(self.a, bs)
+                ab = self._stack(bs)
+            elif s == 0:
+                ab = self._stack(b)  # b is fixed for all steps: stack once
+            dv = self.nets.step(ab)
         return dv
 
     def value(self, b: Tensor, it: int = 0, grad: bool = False) -> tuple[Tensor, Tensor | None]:
         """DV estimate [B] for features ``b`` (from :meth:`features`), optionally with dI/db."""
         self._draw(self._key(it, "grad"))
-        return self.nets.value(self.a, b, grad_b=grad)
+        return self.nets.value(self._stack(b.detach()), grad_b=grad)
 
-    def reset(self, mask: Tensor | None = None) -> None:
-        """Fresh statistics networks (all, or where ``mask`` is True) - binary search restarts."""
-        self.nets.reset(mask)
+    def _stack(self, b: Tensor) -> Tensor:
+        # [a; b] as [2B, K, n] in a buffer kept across calls (see StatNets._grads on why)
+        B = self.a.shape[0]
+        if self._ab is None or self._ab.shape[1:] != b.shape[1:]:
+            self._ab = torch.empty((2 * B, *b.shape[1:]), device=b.device, dtype=b.dtype)
+        self._ab[:B].copy_(self.a)
+        self._ab[B:].copy_(b)
+        return self._ab
+
+    def reset(self) -> None:
+        """Fresh statistics networks and Adam states (the binary search's restarts)."""
+        self.nets.reset()
 
 
 # -- public estimator on paired data -----------------------------------------------------------
@@ -467,7 +528,8 @@ def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 2000, lr: float = 1e-3,
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(it, desc="MINE")
+    ab = torch.cat([a, b])
     for _ in it:
-        nets.step(a, b)
-    vals = [nets.value(a, b)[0] for _ in range(max(1, eval_shuffles))]
+        nets.step(ab)
+    vals = [nets.value(ab)[0] for _ in range(max(1, eval_shuffles))]
     return float(torch.stack(vals).mean())
