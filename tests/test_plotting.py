@@ -110,3 +110,18 @@ def test_figures_render_as_png_in_notebooks():
     png = fig._repr_png_()  # what Jupyter calls for a cell's value, no pyplot involved
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 100
     assert new_figure(figsize=(2, 1))._repr_png_()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("kw", [{}, {"title": "t", "row_titles": ["a", "bb"], "col_titles": list("cdef")}])
+def test_cells_are_square_and_do_not_overlap(kw):
+    fig = image_grid(torch.rand(8, 1, 8, 8), nrow=4, scale=0.5, **kw)
+    w, h = fig.get_size_inches()
+    boxes = [ax.get_position() for ax in fig.axes]
+    for b in boxes:
+        assert b.width * w == pytest.approx(0.5) and b.height * h == pytest.approx(0.5)
+        assert 0 <= b.x0 and b.x1 <= 1 and 0 <= b.y0 and b.y1 <= 1
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
+            overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
+            assert overlap_x <= 1e-9 or overlap_y <= 1e-9

@@ -185,10 +185,17 @@ def image_grid(
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     row_titles = _labels(row_titles, n_rows, "row_titles")
     col_titles = _labels(col_titles, n_cols, "col_titles")
-    extra_w = 0.6 if row_titles else 0.0
-    extra_h = (0.3 if col_titles else 0.0) + (0.4 if title else 0.0)
-    fig = Figure(figsize=(n_cols * scale + extra_w, n_rows * scale + extra_h))
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    # fixed margins in inches (tight_layout mis-places many small label-less axes and is slow);
+    # saving with bbox_inches="tight" trims whatever is left over
+    gap = 0.06 * scale
+    left = 0.05 + (0.1 + 0.08 * max(map(len, row_titles)) if row_titles else 0.0)
+    top = 0.05 + (0.3 if col_titles else 0.0) + (0.4 if title else 0.0)
+    width = left + n_cols * scale + (n_cols - 1) * gap + 0.05
+    height = top + n_rows * scale + (n_rows - 1) * gap + 0.05
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, gridspec_kw=dict(
+        left=left / width, right=1 - 0.05 / width, top=1 - top / height, bottom=0.05 / height,
+        wspace=gap / scale, hspace=gap / scale))
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r][c]
@@ -208,8 +215,7 @@ def image_grid(
             if col_titles and r == 0:
                 ax.set_title(col_titles[c], fontsize="small")
     if title:
-        fig.suptitle(title)
-    fig.tight_layout(pad=0.2)
+        fig.suptitle(title, y=1 - 0.05 / height, va="top")
     return fig
 
 

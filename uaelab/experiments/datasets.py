@@ -41,7 +41,7 @@ def sample_figure(data: DataSplits, per_class: int = 8, max_classes: int = 10) -
     names = [data.class_names[c] for c in classes]
     if data.kind == "image":
         return image_grid([list(r) for r in rows], row_titles=names, title=f"{data.name}: training samples")
-    fig = new_figure(figsize=(8, 0.25 * per_class * len(classes) + 1))
+    fig = new_figure(figsize=(8, 1.5 + 0.05 * per_class * len(classes)))
     ax = fig.subplots()
     ax.imshow(torch.cat(rows).numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
     ticks = torch.tensor([len(r) for r in rows]).cumsum(0) - torch.tensor([len(r) for r in rows]) / 2
