@@ -170,6 +170,9 @@ Continue with **`01_mine_per_sample.ipynb`**: how to estimate the mutual informa
 single image and its perturbed copy, the similarity measure behind every attack in this series."""),
 ]
 
+for i, cell in enumerate(cells):
+    cell.id = f"qs-{i:02d}"  # stable ids keep rebuilds diff-free
+
 nb = new_notebook(cells=cells, metadata={
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
