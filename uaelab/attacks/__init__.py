@@ -2,7 +2,7 @@
 Gaussian augmentation, all with one call and one result type.
 
 Every solver is ``Attack(model, criterion=None, settings=None, *, mine=None, seed=0,
-feature=None, max_batch=None, progress=False)`` and is called as
+feature=None, max_batch=None, progress=False, callback=None)`` and is called as
 ``attack(x, y=None, *, indices=None) -> AttackResult``:
 
 * ``x``: [B, C, H, W] or [B, d] float in [0, 1]; ``y``: int64 [B] labels (supervised only);
@@ -65,7 +65,7 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
                 kind: Literal["autoencoder", "classifier", "simclr"] | None = None,
                 preset: Literal["paper", "reference_code"] = "paper", criterion=None,
                 augment=None, feature: nn.Module | None = None, max_batch: int | None = None,
-                progress: bool = False) -> Attack:
+                progress: bool = False, callback=None) -> Attack:
     """A configured attack by name.
 
     method: "mine-uae" (unsupervised MinMax, MI minimised), "mine-sup" (supervised MinMax,
@@ -113,4 +113,4 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
                     _aug = simclr_augment(tuple(x.shape[1:]))
                 return C.Contrastive(model, x, augment=_aug, kappa=kappa, seed=seed)
     return cls(model, criterion, settings, mine=mine, seed=seed, feature=feature,
-               max_batch=max_batch, progress=progress)
+               max_batch=max_batch, progress=progress, callback=callback)

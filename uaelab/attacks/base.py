@@ -85,6 +85,8 @@ class Attack:
     with labels -> C&W). ``indices`` are dataset indices that seed each sample's random
     streams (default ``arange(B)``), so a sample's result does not depend on its batch mates.
     ``max_batch`` splits large batches into chunks (memory); results do not change.
+    ``callback``, if given, receives ``{"t": iteration, "x": x, "x_adv": x', "c": c}`` after
+    every iteration (for monitoring and for the projection-invariant tests).
     """
 
     settings_cls: type | None = None
@@ -92,7 +94,8 @@ class Attack:
 
     def __init__(self, model: nn.Module, criterion: Any = None, settings: Any = None, *,
                  mine: MineSettings | None = None, seed: int = 0, feature: nn.Module | None = None,
-                 max_batch: int | None = None, progress: bool = False):
+                 max_batch: int | None = None, progress: bool = False,
+                 callback: Callable[[dict], None] | None = None):
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
@@ -107,6 +110,7 @@ class Attack:
         self.seed = int(seed)
         self.max_batch = max_batch
         self.progress = progress
+        self.callback = callback  # called as callback({"t", "x", "x_adv", "c"}) every iteration
         if settings is not None and hasattr(settings, "epsilon"):
             check_epsilon(settings.epsilon)
 
@@ -133,6 +137,10 @@ class Attack:
         if f.shape != (x_adv.shape[0],):
             raise ValueError(f"the criterion must return one value per sample [B], got {tuple(f.shape)}")
         return f
+
+    def notify(self, t: int, x: Tensor, x_adv: Tensor, c: Tensor | None) -> None:
+        if self.callback is not None:
+            self.callback({"t": t, "x": x.detach(), "x_adv": x_adv.detach(), "c": None if c is None else c.detach()})
 
     def new_mine(self, x: Tensor, idx: Tensor) -> PerSampleMINE:
         return PerSampleMINE(self.mine_settings, x, seed=self.seed, indices=idx, feature=self.feature)

@@ -45,6 +45,7 @@ class Gaussian(Attack):
         xa = (x + self.settings.sigma * noise).clamp(0, 1)
         with torch.no_grad():
             f = self.evaluate(crit, xa)
+        self.notify(1, x, xa, None)
         mi = self.measure_mi(x, xa, idx, self.settings.mi_eval_steps)
         B = x.shape[0]
         return AttackResult(x_adv=xa, success=f <= 0, mi_final=mi, mi_best=mi,

@@ -141,6 +141,7 @@ class MinMax(Attack):
             low_sim = torch.where(lower, sim, low_sim)
             for k, v in (("mi", sim), ("f", fd), ("c", c), ("success", succ)):
                 hist[k].append(v.detach().clone())
+            self.notify(t, x, xa, c)
         return dict(best_x=best_x, best_sim=best_sim, best_f=best_f, found=tier < 2, c=c,
                     last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim,
                     f_orig=None, history={k: torch.stack(v) for k, v in hist.items()})

@@ -74,6 +74,7 @@ class PGD(Attack):
             nan = torch.full((B,), float("nan"), device=x.device)
             for k, v in (("mi", nan), ("f", fn), ("c", nan), ("success", succ)):
                 hist[k].append(v)
+            self.notify(len(hist["f"]), x, xa, None)
         with torch.no_grad():
             f_orig = self.evaluate(crit, x)
         mi = self.measure_mi(x, best, idx, s.mi_eval_steps)
