@@ -115,6 +115,10 @@ class LabServer:
             f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={work}",
             "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # safety net if the test process itself is killed (SIGKILL skips every finally):
+            # unconnected idle kernels are culled, then the server stops once nothing runs
+            "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
+            "--ServerApp.shutdown_no_activity_timeout=300",
         ] + (["--allow-root"] if os.geteuid() == 0 else [])  # CI containers run as root
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")
