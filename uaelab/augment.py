@@ -325,10 +325,10 @@ def paper_style(summary: pd.DataFrame, metric: str, relative: bool = True, digit
             line[r[mcol]] = paper_cell(r[metric], r[f"{metric}_std"], imp, int(r["runs"]), relative, digits)
         if asr:
             for _, r in sub.iterrows():
-                if r[mcol] != "Original" and not math.isnan(r["asr"]):
+                if r[mcol] not in ("Original", "Duplicate") and not math.isnan(r["asr"]):
                     line[f"ASR {r[mcol]}"] = f"{r['asr'] * 100:.2f}%"
         table[gkey if len(gkey) > 1 else gkey[0]] = line
-    cols = methods + [f"ASR {m}" for m in methods if m != "Original"]
+    cols = methods + [f"ASR {m}" for m in methods if m not in ("Original", "Duplicate")]
     df = pd.DataFrame.from_dict(table, orient="index")
     return df[[c for c in cols if c in df.columns]]
 
@@ -360,3 +360,55 @@ def direction_check(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
         rec["reproduces"] = bool(mine > 0 and all(mine > v for v in others.values()))
         out.append(rec)
     return pd.DataFrame(out).set_index(group) if out else pd.DataFrame()
+
+
+# -- robustness (SuppMat 6.17: robustness before and after augmentation) ----------------------
+def pgd_linf(loss_fn, x: torch.Tensor, eps: float, steps: int = 10, alpha: float | None = None,
+             seed: int = 0) -> torch.Tensor:
+    """L∞ PGD that *maximises* ``loss_fn(x') -> [B]`` over ``|x' - x| <= eps`` ∩ [0, 1].
+
+    Uniform random start (seeded), ``steps`` signed-gradient steps of size ``alpha`` (default
+    2.5·eps/steps, Madry et al.). x: N×... float in [0, 1]. Returns x' (no gradient).
+    """
+    if not 0 < eps <= 1:
+        raise ValueError(f"eps must satisfy 0 < eps <= 1, got {eps}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    alpha = 2.5 * eps / steps if alpha is None else alpha
+    g = torch.Generator().manual_seed(seed)
+    x = x.detach()
+    xa = (x + (2 * torch.rand(x.shape, generator=g).to(x.device) - 1) * eps).clamp(0, 1)
+    for _ in range(steps):
+        xa.requires_grad_(True)
+        with torch.enable_grad():
+            grad, = torch.autograd.grad(loss_fn(xa).sum(), xa)
+        xa = torch.minimum(torch.maximum(xa.detach() + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
+    return xa.detach()
+
+
+def robust_reconstruction_error(model: torch.nn.Module, x: torch.Tensor, eps: float, steps: int = 10,
+                                seed: int = 0, batch_size: int = 500) -> float:
+    """Per-pixel MSE of ``model``'s reconstruction of x' = PGD(x) that maximises that error."""
+    model.eval()
+    errs = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        xa = pgd_linf(lambda z: (model(z) - xb).pow(2).flatten(1).mean(1), xb, eps, steps, seed=seed + i)
+        with torch.no_grad():
+            errs.append((model(xa) - xb).pow(2).flatten(1).mean(1))
+    return float(torch.cat(errs).mean())
+
+
+def robust_accuracy(classifier: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int = 10,
+                    seed: int = 0, batch_size: int = 500) -> float:
+    """Accuracy (fraction) of ``classifier`` (logits) on L∞ PGD examples maximising cross-entropy."""
+    import torch.nn.functional as F
+
+    classifier.eval()
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        xa = pgd_linf(lambda z: F.cross_entropy(classifier(z), yb, reduction="none"), xb, eps, steps, seed=seed + i)
+        with torch.no_grad():
+            correct += int((classifier(xa).argmax(1) == yb).sum())
+    return correct / max(len(x), 1)
