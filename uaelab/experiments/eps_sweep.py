@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
+from ..plotting import Figure
 
 from ..config import Settings, register
 from . import ExperimentResult, cached, experiment

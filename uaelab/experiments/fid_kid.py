@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
+from ..plotting import Figure
 
 from ..config import Settings, register
 from ..fidelity import FidelitySettings, fid_kid
@@ -120,8 +120,10 @@ def run(profile: str | None = None, fidelity: FidelitySettings | None = None, **
 
 
 @experiment("table2_fid_kid", title="Table 2 and Figure 1: FID/KID of random-sampling vs conv MINE attacks", order=50)
-def table2_fid_kid(profile: str | None = None, **overrides) -> ExperimentResult:
-    s, config, x, examples, per_run = run(profile, **overrides)
+def table2_fid_kid(profile: str | None = None, fidelity: FidelitySettings | None = None,
+                   **overrides) -> ExperimentResult:
+    """``fidelity`` picks the feature extractor (default: the profile's FidelitySettings)."""
+    s, config, x, examples, per_run = run(profile, fidelity, **overrides)
     desc = per_run["extractor_description"].iloc[0]
     msg = per_run["message"].iloc[0]
     return ExperimentResult(

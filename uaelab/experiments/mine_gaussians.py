@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
+from ..plotting import Figure, new_figure
 
 from ..config import Settings, register
 from ..utils import check_unit_interval, generator
@@ -79,7 +79,7 @@ def gaussian_table(s: GaussianMineSettings) -> pd.DataFrame:
 
 
 def gaussian_figure(table: pd.DataFrame, dim: int) -> Figure:
-    fig = Figure(figsize=(4.5, 3.2))
+    fig = new_figure(figsize=(4.5, 3.2))
     ax = fig.subplots()
     grid = np.linspace(0, max(0.995, float(table.index.max())), 200)
     ax.plot(grid, [true_gaussian_mi(r, dim) for r in grid], "k-", label="closed form")
@@ -190,7 +190,7 @@ def per_sample_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_sample_figure(frame: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(8, 3.2))
+    fig = new_figure(figsize=(8, 3.2))
     axes = fig.subplots(1, 2, sharey=False)
     for ax, mode, color in zip(axes, ("random", "conv"), ("tab:blue", "tab:orange")):
         noisy = frame[frame["sigma"].notna()]

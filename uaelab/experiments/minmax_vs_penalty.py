@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
+from ..plotting import Figure, new_figure
 
 from ..config import Settings, register
 from . import ExperimentResult, cached, experiment
@@ -121,7 +121,7 @@ def mi_curves(results: dict) -> pd.DataFrame:
 
 
 def figure2(curves: pd.DataFrame, binary_steps: int, title: str = "") -> Figure:
-    fig = Figure(figsize=(9, 3.4))
+    fig = new_figure(figsize=(9, 3.4))
     axes = fig.subplots(1, 2, sharey=True)
     colors = {"minmax": "tab:red", "penalty": "tab:blue"}
     labels = {"current": "MI of the current iterate", "best": "best successful MI so far (what is returned)"}

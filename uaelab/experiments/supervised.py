@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
+from ..plotting import Figure
 
 from ..config import Settings, register
 from . import ExperimentResult, cached, experiment
@@ -112,21 +112,34 @@ def supervised_attack(profile: str | None = None, **overrides) -> ExperimentResu
     )
 
 
-def attack_demo(epsilon: float = 1.0, kappa: float = 0.0, T: int = 50, alpha: float = 0.01, beta: float = 0.1,
-                target: int = -1, n: int = 6, profile: str | None = None) -> Figure:
-    """A small live attack for the widget: ``target=-1`` is untargeted, else a class index.
+def small_attack(epsilon: float = 1.0, kappa: float = 0.0, T: int = 50, alpha: float = 0.01, beta: float = 0.1,
+                 target: int | None = None, n: int = 6, avoid: int | None = None,
+                 profile: str | None = None) -> dict:
+    """A quick MinMax attack (random-sampling MINE) on ``n`` correctly classified test samples.
 
-    Samples already of class ``target`` are skipped (a targeted attack needs y != target)."""
+    ``target=None`` is untargeted, else a class index. Samples of class ``avoid`` (default: the
+    target) are skipped, since a targeted attack needs y != target. Returns the result dict
+    (x_adv, success, mi_best, pred, ...) plus the attacked ``x`` and ``y``."""
     s = SupervisedSettings.from_profile(profile, n_samples=n, T=T, epsilon=epsilon, kappa=kappa, alpha=alpha,
                                         beta=beta, sampler="random")
     data = load_data(profile)
     model, _ = classifier_for(data, profile)
     x, y, idx = correct_samples(model, data.x_test, data.y_test, 4 * n)
-    if target >= 0:
-        keep = torch.nonzero(y != target).flatten()
+    skip = target if avoid is None else avoid
+    if skip is not None:
+        keep = torch.nonzero(y != skip).flatten()
         x, y, idx = x[keep], y[keep], idx[keep]
     x, y, idx = x[:n], y[:n], idx[:n]
-    out = attack_samples(model, x, y, idx, s, profile, target=None if target < 0 else target)
+    out = attack_samples(model, x, y, idx, s, profile, target=target)
+    out.update(x=x, y=y)
+    return out
+
+
+def attack_demo(epsilon: float = 1.0, kappa: float = 0.0, T: int = 50, alpha: float = 0.01, beta: float = 0.1,
+                target: int = -1, n: int = 6, profile: str | None = None) -> Figure:
+    """The widget's live attack: ``target=-1`` is untargeted, else a class index; returns the grid."""
+    out = small_attack(epsilon, kappa, T, alpha, beta, None if target < 0 else target, n, profile=profile)
+    x, y = out["x"], out["y"]
     row = summary_row("demo", x, out)
     kind = "untargeted" if target < 0 else f"target {target}"
     return grid(x, out, y, n, f"{kind}, ε={epsilon:g}, κ={kappa:g}, T={T}: success {row['success_rate']:.2f}, "
