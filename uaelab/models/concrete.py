@@ -35,13 +35,36 @@ class ConcreteSelect(nn.Module):
         p = min(max(float(progress), 0.0), 1.0)
         self.temperature.fill_(self.start_temp * (self.end_temp / self.start_temp) ** p)
 
+    def indices(self) -> torch.Tensor:
+        """The M selected input indices (LongTensor[M], all distinct).
+
+        Each row takes the argmax of its logits; when two rows collide (the concrete layer can
+        converge to the same feature twice), rows are visited from the most to the least
+        confident and each takes its most probable feature not yet taken. Without collisions
+        this is exactly the per-row argmax.
+        """
+        with torch.no_grad():
+            probs = F.softmax(self.logits, dim=1).cpu()
+        order = torch.argsort(probs.max(1).values, descending=True, stable=True)
+        chosen = torch.empty(self.M, dtype=torch.long)
+        taken: set[int] = set()
+        for row in order.tolist():
+            for feat in torch.argsort(probs[row], descending=True, stable=True).tolist():
+                if feat not in taken:
+                    taken.add(feat)
+                    chosen[row] = feat
+                    break
+        assert len(taken) == self.M
+        return chosen.to(self.logits.device)
+
     def selection(self) -> torch.Tensor:
-        """M×d selection weights: a Gumbel-softmax sample in training, one-hot argmax in eval."""
+        """M×d selection weights: a Gumbel-softmax sample in training, one-hot of
+        :meth:`indices` (distinct argmax) in eval."""
         if self.training:
-            u = torch.rand_like(self.logits).clamp_min(1e-10)
-            gumbel = -torch.log(-torch.log(u))
+            u = torch.rand_like(self.logits).clamp(1e-10, 1.0)
+            gumbel = -torch.log((-torch.log(u)).clamp_min(1e-10))
             return F.softmax((self.logits + gumbel) / self.temperature, dim=1)
-        return F.one_hot(self.logits.argmax(1), self.d).to(self.logits.dtype)
+        return F.one_hot(self.indices(), self.d).to(self.logits.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.selection().t()
@@ -80,25 +103,8 @@ class ConcreteAutoencoder(nn.Module):
         return self.decoder(self.encode(x)).view(x.shape)
 
     def selected_features(self) -> torch.Tensor:
-        """The M selected input indices (LongTensor[M], all distinct).
-
-        Rows whose argmax collides are resolved greedily: rows are visited from the most to the
-        least confident, and each takes its most probable feature not yet taken. Without
-        collisions this equals the per-row argmax used in eval mode.
-        """
-        with torch.no_grad():
-            probs = F.softmax(self.select.logits, dim=1).cpu()
-        order = torch.argsort(probs.max(1).values, descending=True)
-        chosen = torch.empty(self.M, dtype=torch.long)
-        taken: set[int] = set()
-        for row in order.tolist():
-            for feat in torch.argsort(probs[row], descending=True).tolist():
-                if feat not in taken:
-                    taken.add(feat)
-                    chosen[row] = feat
-                    break
-        assert len(set(chosen.tolist())) == self.M
-        return chosen
+        """The M selected input indices (LongTensor[M], all distinct); see :meth:`ConcreteSelect.indices`."""
+        return self.select.indices()
 
     def has_duplicates(self) -> bool:
         """True when two rows' argmax pick the same feature (eval-mode output repeats a feature)."""
