@@ -18,11 +18,11 @@ def check_selected_features(fn: Callable[[torch.nn.Module], torch.Tensor], model
         return failed(f"your function raised {type(exc).__name__}: {exc}")
     if got.numel() != want.numel():
         return failed(f"expected {want.numel()} indices (one per row of the select layer), got {got.numel()}")
+    if torch.equal(got.sort().values, want.sort().values):
+        return passed("right: each of the M rows selects the input feature with the largest logit")
     if torch.equal(got, model.select.logits.detach().argmax(0)[: got.numel()]):
         return failed("take the argmax over the *features* (dim=1), one per selection row")
-    if not torch.equal(got.sort().values, want.sort().values):
-        return failed("these are not the argmax features of the rows of model.select.logits")
-    return passed("right: each of the M rows selects the input feature with the largest logit")
+    return failed("these are not the argmax features of the rows of model.select.logits")
 
 
 def check_downstream_accuracy(value: float, model, data, tolerance: float = 0.05) -> Feedback:

@@ -194,10 +194,10 @@ def selection_figure(rows: list[dict], dataset: str | None = None):
         mask = torch.zeros(r["d"])
         mask[r["selected"]] = 1.0
         if len(shape) == 3:
-            ax.imshow(mask.view(shape)[0] if shape[0] == 1 else mask.view(shape).mean(0), cmap="viridis",
+            ax.imshow((mask.view(shape)[0] if shape[0] == 1 else mask.view(shape).mean(0)).numpy(), cmap="viridis",
                       vmin=0, vmax=1, interpolation="nearest")
         else:  # tabular: one row of features
-            ax.imshow(mask.view(1, -1), cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+            ax.imshow(mask.view(1, -1).numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
         ax.set_title(f"{r['dataset']}: {r['method']}\n{r['M']} features", fontsize="small")
         ax.set_xticks([])
         ax.set_yticks([])
