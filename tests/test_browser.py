@@ -109,7 +109,7 @@ def test_harness_passes_a_healthy_slider(lab, page):
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_harness_catches_a_broken_widget(lab, page, kind):
     rep = _check(page, lab, f"{FIXTURES}/{kind}.ipynb", ARTIFACTS / "fixtures" / f"{kind}.png",
-                 widget_timeout=8, render_timeout=5)
+                 widget_timeout=5, render_timeout=5)
     with pytest.raises(AssertionError, match=BROKEN[kind]):
         assert_widgets_work(rep)
 
