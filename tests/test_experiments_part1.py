@@ -185,8 +185,12 @@ def test_table3_shapes_paper_numbers_and_cache(fast, monkeypatch):
     assert t["mine_steps_per_iteration"].tolist() == [20, 1]
     curves = res.tables["fig2_curves"]
     assert len(curves) == 2 * 2 * 4 and curves.iteration.max() == 4
+    # the equal-MINE-training variant gives the penalty method MinMax's 1 step per iteration
+    assert res.tables["table3_equal_mine_steps"]["mine_steps_per_iteration"].tolist() == [1, 1]
+    assert set(res.figures) == {"fig2_mi_vs_iteration", "fig2_equal_mine_steps"}
+    assert len(calls) == 2
     minmax_vs_penalty.table3_minmax_vs_penalty("quick", **kw)
-    assert len(calls) == 1
+    assert len(calls) == 2  # both runs came from the cache
     with pytest.raises(ValueError, match="multiple"):
         minmax_vs_penalty.MinMaxVsPenaltySettings.from_profile("quick", budget=10, binary_steps=3)
 
