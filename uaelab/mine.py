@@ -400,12 +400,14 @@ class PerSampleMINE:
 
     ``key`` is the attack iteration; it drives the projection policy. ``indices`` (dataset
     indices, default ``arange(B)``) seed each sample's network and shuffles from
-    ``(seed, "mine", index)``.
+    ``(seed, "mine", index)``. ``sampler``: a :class:`RandomSampler` from an earlier call to
+    reuse (its projection is a function of the seed and the draw key only).
     """
 
     def __init__(self, settings: MineSettings, x: Tensor, *, seed: int = 0,
                  indices: Tensor | None = None, feature: nn.Module | None = None,
-                 generators: Sequence[torch.Generator] | None = None):
+                 generators: Sequence[torch.Generator] | None = None,
+                 sampler: RandomSampler | None = None):
         self.s = settings
         B = x.shape[0]
         idx = torch.arange(B) if indices is None else indices
@@ -420,8 +422,12 @@ class PerSampleMINE:
             self.policy = "per_attack"
         else:
             d = x[0].numel()
-            self.sampler = RandomSampler(d, settings.K, settings.m, seed=seed,
-                                         eps=settings.standardise_eps, device=x.device)
+            if sampler is not None and (sampler.d, sampler.K, sampler.m, sampler.seed, sampler.device) \
+                    == (d, settings.K, settings.m, seed, x.device):
+                self.sampler = sampler  # reuse its cached projection (same seed: same matrices)
+            else:
+                self.sampler = RandomSampler(d, settings.K, settings.m, seed=seed,
+                                             eps=settings.standardise_eps, device=x.device)
             self.policy = settings.projection
         self.x = x
         self._ab: Tensor | None = None

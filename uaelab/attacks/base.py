@@ -143,7 +143,13 @@ class Attack:
             self.callback({"t": t, "x": x.detach(), "x_adv": x_adv.detach(), "c": None if c is None else c.detach()})
 
     def new_mine(self, x: Tensor, idx: Tensor) -> PerSampleMINE:
-        return PerSampleMINE(self.mine_settings, x, seed=self.seed, indices=idx, feature=self.feature)
+        # the random projection depends on the seed only, so it is kept between calls: attacking
+        # a dataset batch by batch (or one sample at a time) draws the K·m·d matrix once
+        mine = PerSampleMINE(self.mine_settings, x, seed=self.seed, indices=idx, feature=self.feature,
+                             sampler=getattr(self, "_sampler", None))
+        if mine.s.sampler == "random":
+            self._sampler = mine.sampler
+        return mine
 
     def measure_mi(self, x: Tensor, x_adv: Tensor, idx: Tensor, steps: int) -> Tensor:
         """MI of (x, x_adv) from freshly trained per-sample networks (``steps`` Adam steps);
