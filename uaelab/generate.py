@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             m = store.read_manifest(out)
             print(f"uaelab generate: {m['n_samples']} samples, success rate {m['success_rate']:.4f}, "
                   f"results in {out}")
+    except KeyboardInterrupt:  # finished shards are safe on disk
+        print(f"\nuaelab generate: interrupted; rerun the same command to continue in {args.out}", file=sys.stderr)
+        return 130
     finally:
         if dist is not None:
             dist.destroy_process_group()
