@@ -131,6 +131,9 @@ def test_mismatched_settings_are_refused_with_the_keys(data, tmp_path):
     with pytest.raises(ValueError, match="shard_size"):
         run(x, out, indices=range(10), batch_size=4)
     run(x, out, indices=range(10))  # the same request is fine
+    nan_cfg = {**CONFIG, "sigma": float("nan")}  # NaN settings still count as equal on resume
+    run(x, tmp_path / "nan", indices=range(3), config=nan_cfg)
+    run(x, tmp_path / "nan", indices=range(3), config=nan_cfg)
 
 
 def test_bad_output_dirs(data, tmp_path):

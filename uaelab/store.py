@@ -78,7 +78,7 @@ def normalize_indices(indices: Any, n: int) -> torch.Tensor:
     """Sorted unique int64 indices in [0, n); ``None`` means all of them. Bad input -> ValueError."""
     if indices is None:
         return torch.arange(n, dtype=torch.int64)
-    idx = torch.as_tensor(indices)
+    idx = torch.as_tensor(indices).cpu()
     if idx.numel() == 0:
         raise ValueError("indices is empty; give at least one sample index")
     if idx.dim() != 1 or idx.is_floating_point() or idx.dtype == torch.bool:
@@ -144,8 +144,8 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     a, b = _flatten(old), _flatten(new)
     diffs = []
-    for key in sorted(set(a) | set(b)):
-        if a.get(key, "<unset>") != b.get(key, "<unset>"):
+    for key in sorted(set(a) | set(b)):  # compared as JSON text, so NaN equals NaN
+        if json.dumps(a.get(key, "<unset>")) != json.dumps(b.get(key, "<unset>")):
             diffs.append(f"{key}: {a.get(key, '<unset>')!r} on disk, {b.get(key, '<unset>')!r} now")
     return diffs
 
