@@ -53,9 +53,9 @@ def main(argv=None) -> int:
         res = table4_reconstruction("paper", kinds=(kind,), epochs=ep, **common)
         log[kind] = {"epochs": ep, "seconds": round(time.time() - t0), "config": res.config}
         out = Path(a.out)
-        res.name = f"table4_{a.dataset}_{kind}"
+        res.name = f"table4_{a.dataset}_{kind}" + ("_steps" if a.budget == "steps" else "")
         write_result(res, "paper", figures_dir=out, results_dir=out)
-        (out / f"table4_{a.dataset}_runs.json").write_text(json.dumps(log, indent=1, default=str))
+        (out / f"table4_{a.dataset}_runs_{'_'.join(kinds)}{'_steps' if a.budget == 'steps' else ''}.json").write_text(json.dumps(log, indent=1, default=str))
         print(f"[{time.strftime('%H:%M:%S')}] {kind} done in {time.time() - t0:.0f}s", flush=True)
         print(res.tables["paper_style"].to_markdown(), flush=True)
         print(res.tables["direction"].to_markdown(), flush=True)

@@ -153,7 +153,9 @@ def paper_beside(summary: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (dataset, method), r in summary.iterrows():
         p = PAPER.get(dataset)
-        err, acc = ((p[0], p[2]) if method == "Original" else (p[1], p[3])) if p else (None, None)
+        err, acc = None, None
+        if p and method in ("Original", "MINE-UAE"):
+            err, acc = (p[0], p[2]) if method == "Original" else (p[1], p[3])
         out.append({"dataset": dataset, "method": method, "error": r["error"],
                     "error_improvement": r.get("error_improvement"), "accuracy": r["accuracy"],
                     "accuracy_change": r.get("accuracy_improvement"), "asr": r["asr"],
