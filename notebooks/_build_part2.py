@@ -60,6 +60,10 @@ from uaelab.experiments.table4_reconstruction import (PAPER_MNIST, Reconstructio
                                                       load_data, table4_reconstruction, table4_rows, uae_figure)
 from uaelab.plotting import comparison_grid
 from uaelab.widgets import explore
+from uaelab.config import active_profile
+
+if active_profile() == "quick":
+    torch.set_num_threads(1)  # tiny tensors: one thread is faster, and shares a busy CPU far better
 
 settings = Table4Settings.from_profile()   # the profile comes from $UAELAB_PROFILE (default: quick)
 aug = AugmentSettings.from_profile()
@@ -229,11 +233,17 @@ d is small). The paper finds a lower error and a higher accuracy on 5 of 6 datas
 As in notebook 06, a **Duplicate** row (original + exact copy) is the control for the doubled
 number of gradient steps."""),
     code("""\
+import torch
+
 from uaelab.augment import AugmentSettings, generate, original_model, parse_method
 from uaelab.experiments.table6_concrete import (PAPER, ConcreteTask, Table6Settings, default_M, load_data,
                                                 selection_figure, table6_concrete, table6_rows)
 from uaelab.plotting import comparison_grid
 from uaelab.widgets import explore, slider
+from uaelab.config import active_profile
+
+if active_profile() == "quick":
+    torch.set_num_threads(1)  # tiny tensors: one thread is faster, and shares a busy CPU far better
 
 settings = Table6Settings.from_profile()
 aug = AugmentSettings.from_profile(methods=("original", "mine-uae", "duplicate"))
@@ -375,6 +385,10 @@ from uaelab.experiments.table5_simclr import (PAPER, SimclrTask, Table5Settings,
                                               table5_rows, table5_simclr)
 from uaelab.models.simclr import nt_xent, simclr_augment
 from uaelab.plotting import comparison_grid, image_grid
+from uaelab.config import active_profile
+
+if active_profile() == "quick":
+    torch.set_num_threads(1)  # tiny tensors: one thread is faster, and shares a busy CPU far better
 
 settings = Table5Settings.from_profile()
 aug = AugmentSettings.from_profile(methods=("original", "mine-uae", "duplicate"))
