@@ -307,3 +307,16 @@ def test_bad_input_raises(classifier, autoencoder, digits):
         make_attack("fgsm", classifier)
     with pytest.raises(ValueError, match="mi_direction"):
         C.FromCallable(lambda xa: xa.sum(), "up")
+
+
+def test_fixed_criterion_instance_and_gradient_free_criterion(autoencoder, digits):
+    x = digits[2][:4]
+    crit = C.Reconstruction(autoencoder, x)
+    att = MinMax(autoencoder, crit, MinMaxSettings(T=2), mine=SMALL_MINE)
+    assert att(x).x_adv.shape == x.shape
+    with pytest.raises(ValueError, match="factory"):
+        att(x[:3])
+    # a criterion with no gradient (e.g. a black-box check) still runs: only the MI term moves δ
+    flat = C.FromCallable(lambda xa: torch.full((xa.shape[0],), -1.0), "min")
+    res = MinMax(autoencoder, flat, MinMaxSettings(T=2), mine=SMALL_MINE)(x)
+    assert res.success.all()

@@ -122,6 +122,10 @@ class Attack:
             self.model, x, y, kappa=kappa, norm=norm)
         if not isinstance(crit, C.Criterion) and not callable(crit):
             raise ValueError("the criterion factory must return a Criterion")
+        size = getattr(crit, "batch_size", None)
+        if size is not None and size != x.shape[0]:
+            raise ValueError(f"the criterion was built for a batch of {size} samples, not {x.shape[0]}; "
+                             "pass a factory (x, y) -> Criterion, e.g. uaelab.criteria.cw(model)")
         return crit
 
     def direction(self, crit: C.Criterion) -> str:

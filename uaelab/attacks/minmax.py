@@ -108,8 +108,9 @@ class MinMax(Attack):
         for t in its:
             # 1-2: gradient step on c·f⁺ ∓ I, then projection; f⁺ has no gradient where f <= 0
             gf = c * (f.detach() > 0).float()
-            grad = torch.autograd.grad([*outs, f], xa, [sign * g for g in gs] + [gf],
-                                       allow_unused=True)[0]
+            pairs = [(o, g) for o, g in zip([*outs, f], [sign * g for g in gs] + [gf]) if o.requires_grad]
+            grad = torch.autograd.grad([o for o, _ in pairs], xa, [g for _, g in pairs],
+                                       allow_unused=True)[0] if pairs else None
             with torch.no_grad():
                 nxt = project(xa - alpha * (grad if grad is not None else 0.0), x, eps)
             xa = nxt.requires_grad_(True)
