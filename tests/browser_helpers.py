@@ -26,7 +26,6 @@ from pathlib import Path
 
 # Where the Debian/Ubuntu packages put the browser; UAELAB_CHROMIUM overrides.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b", re.M)
 
 
 def chromium_executable() -> str | None:
@@ -215,7 +214,7 @@ _JS_STATE = """() => {
           counts: cells.map(c => c.model.executionCount)};
 }"""
 
-_JS_ERRORS = """() => {
+_JS_ERRORS = r"""() => {
   const panel = window.jupyterapp.shell.currentWidget;
   const errs = [];
   panel.content.widgets.forEach((c, i) => {
@@ -226,9 +225,12 @@ _JS_ERRORS = """() => {
       if (o.output_type === 'error') errs.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
     });
   });
-  // errors drawn in the page: inside widget Output areas, and widgets that failed to render
+  // errors drawn in the page: tracebacks inside widget Output areas (a slider callback that
+  // raised; warnings and progress text on stderr are fine), and widgets that failed to render
+  const traceback = /Traceback \(most recent call last\)|^\w*(Error|Exception)\b/m;
   panel.node.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]').forEach(el => {
-    if (el.closest('.widget-output')) errs.push('widget output: ' + el.textContent.slice(0, 300));
+    if (el.closest('.widget-output') && traceback.test(el.textContent))
+      errs.push('widget output: ' + el.textContent.slice(0, 300));
   });
   panel.node.querySelectorAll('.jp-OutputArea-output').forEach(el => {
     const t = el.textContent;
@@ -372,9 +374,13 @@ from uaelab.widgets import explore, slider
 """
 
 _CELLS = {
-    # a slider that drives both a printed value and a matplotlib figure
-    "good": """def show(k):
+    # a slider that drives both a printed value and a matplotlib figure (and writes a
+    # harmless line to stderr, as warnings and progress bars do: that is not an error)
+    "good": """import sys
+
+def show(k):
     print(f"k squared = {k * k}")
+    print("a warning on stderr is not an error", file=sys.stderr)
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot(range(10), [i ** (k / 3) for i in range(10)])
     ax.set_title(f"k = {k}")
