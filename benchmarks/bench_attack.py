@@ -19,6 +19,7 @@ ones (batch independence). Writes ``benchmarks/results/bench_attack.json`` and p
 
     .venv/bin/python benchmarks/bench_attack.py            # defaults: 64 samples
     .venv/bin/python benchmarks/bench_attack.py --n 32 --ref-iters 1 --single 1
+    .venv/bin/python benchmarks/bench_attack.py --threads 1   # on a busy shared CPU
 """
 from __future__ import annotations
 
@@ -93,6 +94,8 @@ def run_case(case: str, workdir: Path, args) -> dict:
     from uaelab.mine import MineSettings
     from uaelab.models import DenseAE
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     setup = torch.load(workdir / "setup.pt")
     ae = DenseAE((1, 28, 28), hidden=128)
     ae.load_state_dict(setup["ae"])
@@ -152,6 +155,9 @@ def main(argv=None) -> int:
     p.add_argument("--single", type=int, default=2, help="samples attacked one at a time (ours)")
     p.add_argument("--ref-iters", type=int, default=2, help="iterations measured for the released way")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads per case (0: torch's default). On a shared, oversubscribed "
+                        "CPU one thread is several times faster than two (OpenMP spinning)")
     p.add_argument("--out", default=str(HERE / "results" / "bench_attack.json"))
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -171,7 +177,7 @@ def main(argv=None) -> int:
         for case in ("batched", "single_ours", "single_reference", "pgd"):
             cmd = [sys.executable, __file__, "--case", case, "--workdir", tmp, "--n", str(args.n),
                    "--T", str(args.T), "--single", str(args.single), "--ref-iters", str(args.ref_iters),
-                   "--seed", str(args.seed)]
+                   "--seed", str(args.seed), "--threads", str(args.threads)]
             done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
             if done.returncode:
                 sys.stderr.write(done.stderr)
