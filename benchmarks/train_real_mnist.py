@@ -52,7 +52,8 @@ def main(argv=None) -> int:
         settings = released.replace(epochs=caps.get(kind, released.epochs)).with_overrides(
             [o.split(".", 1)[1] for o in args.overrides if o.startswith(kind + ".")])
         t0, c0 = time.perf_counter(), time.process_time()
-        model, history = zoo.get_trained(kind, data, settings=settings, seed=0, progress=False)
+        model, history = zoo.get_trained(kind, data, settings=settings, profile="paper", seed=0,
+                                         progress=False)
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
         if kind == "classifier":
             value, unit = metrics.accuracy(model, data.x_test, data.y_test), "test accuracy (fraction)"

@@ -72,7 +72,7 @@ def test_sparse_penalty_closed_form():
     assert model.penalty_terms(code, recon).item() == pytest.approx(expected_l1)
     code = torch.full((2, 4), 0.5)  # KL(0.25 || 0.5) per unit
     kl = 0.25 * math.log(0.25 / 0.5) + 0.75 * math.log(0.75 / 0.5)
-    expected = 0.5 * (2 * 4 * 0.5 + 2 * 64 * 0.5) / 2 + 3.0 * 4 * kl
+    expected = 0.5 * (2 * 4 * 0.5 + 2 * 64 * 0.5) / 2 + 3.0 * kl  # KL averaged over the 4 units
     assert model.penalty_terms(code, recon).item() == pytest.approx(expected, rel=1e-5)
     assert torch.isfinite(model.penalty_terms(torch.zeros(2, 4), recon))  # survives dead units
     assert torch.isfinite(model.penalty(torch.rand(3, 1, 8, 8)))

@@ -163,3 +163,14 @@ def test_quick_concrete_beats_random_features(digits):
     rand = [metrics.extra_trees_accuracy(xtr[:, r], digits.y_train, xte[:, r], digits.y_test)
             for r in (models.random_features(64, M, s) for s in range(3))]
     assert chosen > sum(rand) / len(rand), (chosen, rand)
+
+
+@pytest.mark.slow
+def test_quick_simclr_probe_beats_random_encoder(digits):
+    model, hist = train.train_simclr(digits, profile="quick", progress=False)
+    assert hist.loss.iloc[-1] < hist.loss.iloc[0]
+    learned = metrics.linear_probe(model, digits.x_train, digits.y_train, digits.x_test, digits.y_test)
+    torch.manual_seed(0)
+    random_init = models.SimCLR(models.SmallEncoder(digits.sample_shape))
+    baseline = metrics.linear_probe(random_init, digits.x_train, digits.y_train, digits.x_test, digits.y_test)
+    assert learned > baseline, (learned, baseline)

@@ -21,11 +21,15 @@ from torch import nn
 
 from . import __version__, checkpoint
 from .config import active_profile
-from .train import (TrainSettings, recipe_settings, train_autoencoder, train_classifier, train_concrete,
-                    train_simclr)
+from .train import (TrainSettings, model_defaults, recipe_settings, train_autoencoder, train_classifier,
+                    train_concrete, train_simclr)
 from .utils import cache_dir, fingerprint
 
 ZOO_VERSION = 1  # bump when a recipe changes meaning, to retrain every cached model
+# Per-kind revisions, bumped when one model's meaning changes (sparse: KL averaged over units
+# like the released code; adversarial: released sizes; simclr: no flips for grey images), so only
+# that kind is retrained.
+KIND_REVISIONS = {"sparse": 2, "adversarial": 2, "simclr": 2}
 KINDS = ("classifier", "dense", "sparse", "conv", "adversarial", "concrete", "simclr")
 
 
@@ -34,7 +38,7 @@ def _resolve(kind: str, data, settings: TrainSettings | None, profile: str | Non
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
     s = (settings if settings is not None else recipe_settings(kind, profile)).replace(seed=seed)
-    kw = dict(model_kwargs)
+    kw = {**model_defaults(kind, profile), **model_kwargs}
     if kind == "concrete":
         kw.setdefault("M", 50)
     if kind == "simclr":
@@ -46,18 +50,21 @@ def model_path(kind: str, data, *, settings: TrainSettings | None = None, profil
                seed: int = 0, **model_kwargs) -> Path:
     """Where :func:`get_model` keeps this model (whether or not it exists yet)."""
     s, kw = _resolve(kind, data, settings, profile, seed, model_kwargs)
-    key = fingerprint(ZOO_VERSION, __version__, kind, s.to_dict(), kw, data.fingerprint(), seed)
+    parts = [ZOO_VERSION, __version__, kind, s.to_dict(), kw, data.fingerprint(), seed]
+    if kind in KIND_REVISIONS:
+        parts.append(KIND_REVISIONS[kind])
+    key = fingerprint(*parts)
     return cache_dir("models") / f"{getattr(data, 'name', 'data')}-{kind}-{key}.pt"
 
 
-def _train(kind: str, data, s: TrainSettings, seed: int, kw: dict, progress: bool):
+def _train(kind: str, data, s: TrainSettings, seed: int, kw: dict, progress: bool, profile: str | None):
     if kind == "classifier":
         return train_classifier(data, s, seed=seed, progress=progress, **kw)
     if kind == "concrete":
         return train_concrete(data, settings=s, seed=seed, progress=progress, **kw)
     if kind == "simclr":
         return train_simclr(data, s, seed=seed, progress=progress, **kw)
-    return train_autoencoder(kind, data, s, seed=seed, progress=progress, **kw)
+    return train_autoencoder(kind, data, s, profile=profile, seed=seed, progress=progress, **kw)
 
 
 def _build_kind(model: nn.Module) -> str:
@@ -88,7 +95,7 @@ def get_trained(kind: str, data, *, settings: TrainSettings | None = None, profi
             return model, pd.DataFrame(meta["extra"].get("history", {}))
         except ValueError as exc:
             warnings.warn(f"ignoring cached model: {exc}; retraining", stacklevel=2)
-    model, history = _train(kind, data, s, seed, kw, progress)
+    model, history = _train(kind, data, s, seed, kw, progress, profile)
     in_shape = (model.d,) if kind == "concrete" else tuple(data.x_train.shape[1:])
     checkpoint.save(path, model, kind=_build_kind(model), settings=s.to_dict(), in_shape=in_shape,
                     data_fingerprint=data.fingerprint(),

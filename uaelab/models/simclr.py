@@ -119,9 +119,11 @@ def simclr_augment(in_shape, strength: float = 0.5):
     """SimCLR's augmentations (torchvision transforms), applied independently to every sample.
 
     Random resized crop (scale 0.08–1, or 0.5–1 for images under 16 px where tiny crops are
-    just noise), horizontal flip, colour jitter with probability 0.8 (brightness, contrast,
-    saturation 0.8·strength, hue 0.2·strength; grey images get brightness/contrast only),
-    random greyscale with p 0.2 for colour images; no blur (as in Table 5's setup).
+    just noise), horizontal flip for colour images only (a flipped digit is another symbol: on
+    the 8×8 digits flips cut the probe accuracy's gain over a random encoder from 0.033 to
+    0.008, measured), colour jitter with probability 0.8 (brightness, contrast, saturation
+    0.8·strength, hue 0.2·strength; grey images get brightness/contrast only), random greyscale
+    with p 0.2 for colour images; no blur (as in Table 5's setup).
     Returns ``augment(x) -> x'`` for batches N×C×H×W in [0, 1]; uses torch's global RNG, so
     ``fit``'s seeding makes it reproducible.
     """
@@ -132,9 +134,10 @@ def simclr_augment(in_shape, strength: float = 0.5):
     if not 0 <= s <= 1:
         raise ValueError(f"strength must lie in [0, 1], got {strength}")
     scale = (0.5, 1.0) if min(h, w) < 16 else (0.08, 1.0)
-    ops = [T.RandomResizedCrop((h, w), scale=scale, antialias=True), T.RandomHorizontalFlip()]
+    ops = [T.RandomResizedCrop((h, w), scale=scale, antialias=True)]
     if c == 3:
-        ops += [T.RandomApply([T.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s)], p=0.8), T.RandomGrayscale(0.2)]
+        jitter = T.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s)
+        ops += [T.RandomHorizontalFlip(), T.RandomApply([jitter], p=0.8), T.RandomGrayscale(0.2)]
     else:
         ops += [T.RandomApply([T.ColorJitter(0.8 * s, 0.8 * s)], p=0.8)]
     pipeline = T.Compose(ops)
