@@ -1,7 +1,6 @@
 """The shared training loop, the recipes and the quick-profile acceptance numbers on digits."""
 from __future__ import annotations
 
-import math
 import time
 
 import pandas as pd
