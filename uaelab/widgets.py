@@ -80,16 +80,17 @@ def widgets_available() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
-def explore(fn: Callable[..., Any], **controls: Any) -> dict[str, Any]:
+def explore(fn: Callable[..., Any], **controls: Any) -> None:
     """Call ``fn(**defaults)`` now; in a live notebook, also show controls that re-run it.
 
     ``controls`` maps each keyword of ``fn`` to a :func:`slider`, a list of choices (the first is
-    the default) or a fixed value. Returns the defaults used, so a headless run is reproducible.
+    the default) or a fixed value. Returns None, so a cell ending in ``explore(...)`` shows only
+    the output of ``fn`` and the controls.
     """
     defaults = {k: _default(v) for k, v in controls.items()}
     if not widgets_available():
         fn(**defaults)
-        return defaults
+        return None
     import ipywidgets as w
     from IPython.display import display
 
@@ -97,4 +98,4 @@ def explore(fn: Callable[..., Any], **controls: Any) -> dict[str, Any]:
     out = w.interactive_output(fn, ctrls)  # runs fn once with the defaults into `out`
     shown = [c for c in ctrls.values() if isinstance(c, w.DOMWidget)]
     display(w.VBox([w.HBox(shown, layout=w.Layout(flex_flow="row wrap")), out]))
-    return defaults
+    return None
