@@ -44,7 +44,7 @@ class Table4Settings(Settings):
     epochs: int | None = None  # override the training epochs of every AE (None: the recipe's)
     attack_set: tuple[str, ...] = ()  # attack overrides "field=value" for MINE-/L2-UAE (e.g. T=20)
     data_seed: int = 0  # seed of the subsets
-    adversarial_hidden: int = 512  # hidden width of the adversarial AE (its size is not in the paper)
+    adversarial_hidden: int | None = None  # hidden width of the adversarial AE (None: the profile's model default)
     pgd_eps: float = 0.0  # > 0: also report the test error under an L∞ PGD attack of this radius
     pgd_steps: int = 10  # PGD iterations of that robustness evaluation
 
@@ -52,7 +52,7 @@ class Table4Settings(Settings):
     # MI measurement for the baselines (it is not needed to augment)
     PROFILES = {"quick": {"dataset": "digits", "train_limit": 150, "test_limit": 300, "epochs": 30,
                           "attack_set": ("T=10", "mine.steps=5", "mi_eval_steps=0"),
-                          "adversarial_hidden": 64, "pgd_eps": 0.05, "pgd_steps": 5},
+                          "pgd_eps": 0.05, "pgd_steps": 5},
                 "paper": {"attack_set": ("mi_eval_steps=0",)}}
 
     def validate(self) -> None:
@@ -69,13 +69,13 @@ class ReconstructionTask:
     metrics = METRICS
 
     def __init__(self, kind: str, profile: str | None = None, epochs: int | None = None,
-                 attack_set: tuple[str, ...] = (), adversarial_hidden: int = 512, pgd_eps: float = 0.0,
+                 attack_set: tuple[str, ...] = (), adversarial_hidden: int | None = None, pgd_eps: float = 0.0,
                  pgd_steps: int = 10):
         self.kind, self.name = kind, kind
         self.profile = active_profile(profile)
         self.epochs = epochs
         self.attack_set = tuple(attack_set)
-        self.model_kwargs = {"hidden": adversarial_hidden} if kind == "adversarial" else {}
+        self.model_kwargs = {"hidden": adversarial_hidden} if kind == "adversarial" and adversarial_hidden else {}
         self.pgd = (pgd_eps, pgd_steps)
 
     def train_settings(self, epoch_scale: float = 1.0):
@@ -95,8 +95,8 @@ class ReconstructionTask:
     def train(self, x, y, seed, epoch_scale: float = 1.0):
         from ..train import train_autoencoder
 
-        model, _ = train_autoencoder(self.kind, x, self.train_settings(epoch_scale), seed=seed, progress=False,
-                                     **self.model_kwargs)
+        model, _ = train_autoencoder(self.kind, x, self.train_settings(epoch_scale), profile=self.profile, seed=seed,
+                                     progress=False, **self.model_kwargs)
         return model
 
     def evaluate(self, model, data) -> dict[str, float]:
