@@ -154,7 +154,8 @@ def test_interrupted_generation_resumes_without_loss_or_duplicates(tmp_cache):
     task.attack_factory = lambda m, sigma, seed: Interrupting(m, sigma, seed, k=4)
     with pytest.raises(KeyboardInterrupt):
         augment.generate(task, model, data.x_train, method, 0, s, data.fingerprint(), progress=False)
-    out_dir = augment.uae_dir(task, data.fingerprint(), method, 0, {"sigma": 0.05, "seed": augment.derive_seed(0, "ga:0.05")})
+    attack_cfg = augment._attack_config(NoiseAttack(model, 0.05, augment.derive_seed(0, "ga:0.05")))
+    out_dir = augment.uae_dir(task, data.fingerprint(), method, 0, attack_cfg)
     partial = store.read_results(out_dir, allow_partial=True)
     assert partial["index"].tolist() == list(range(40))  # 4 batches done, nothing half-written
     # rerun: only the missing 6 batches are computed

@@ -185,10 +185,19 @@ def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method:
 
 
 def _attack_config(attack: Any) -> Any:
-    settings = getattr(attack, "settings", None)
-    if settings is not None and hasattr(settings, "to_dict"):
-        return settings.to_dict()
-    return getattr(attack, "config", repr(type(attack).__name__))
+    """Everything an attack's output depends on besides the data and seed: the solver and MINE
+    settings and the attacked model's weights (so a retrained model never reuses stale UAEs)."""
+    out: dict[str, Any] = {}
+    for name in ("settings", "mine_settings"):
+        value = getattr(attack, name, None)
+        if value is not None and hasattr(value, "to_dict"):
+            out[name] = value.to_dict()
+    model = getattr(attack, "model", None)
+    if isinstance(model, torch.nn.Module):
+        out["model"] = fingerprint(*[t for t in model.state_dict().values()])
+    if getattr(attack, "config", None) is not None:
+        out["config"] = attack.config
+    return out
 
 
 def _labels_of(data: Any) -> torch.Tensor | None:
