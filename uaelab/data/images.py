@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import pickle
 import re
 import shutil
@@ -64,7 +65,7 @@ def _extract_gz(src: Path, dst: Path, md5: str, dataset: str) -> None:
             f"{dataset}: corrupt archive {src} (md5 {got}, expected {md5}); delete it and download "
             "the file again (or run with download=True and network access)"
         )
-    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")  # per process: concurrent loads must not collide
     try:
         with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
             shutil.copyfileobj(fin, fout)
