@@ -27,9 +27,11 @@ test: setup
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks
 
-# Speed/memory benchmarks (need ../shared/data for real MNIST).
+# Speed/memory benchmarks (need real MNIST: UAELAB_DATA or ../shared/data). One torch thread
+# per process is faster than two on a busy 2-core machine: add e.g. BENCH_ARGS="--threads 1".
 bench: setup
-	$(PY) benchmarks/bench_attack.py
+	$(PY) benchmarks/bench_attack.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench_generate.py
 
 clean-cache:
 	rm -rf $${UAELAB_CACHE:-$$HOME/.cache/uaelab}
