@@ -156,6 +156,20 @@ def asr(success: torch.Tensor | np.ndarray) -> float:
     return float(s.float().mean()) if s.numel() else 0.0
 
 
+def scaled_recipe(kind: str, profile: str | None, epochs: int | None = None, epoch_scale: float = 1.0):
+    """The training recipe of ``kind`` (:func:`uaelab.train.recipe_settings`), with ``epochs``
+    replacing the recipe's count when given and then scaled by ``epoch_scale`` (at least 1), so
+    retraining on a larger set can keep the number of gradient steps (``budget="steps"``)."""
+    from .train import recipe_settings
+
+    s = recipe_settings(kind, profile)
+    if epochs is not None:
+        s = s.replace(epochs=epochs)
+    if epoch_scale != 1.0:
+        s = s.replace(epochs=max(1, round(s.epochs * epoch_scale)))
+    return s
+
+
 # -- the pipeline ---------------------------------------------------------------------------
 def uae_dir(task: AugmentTask, data_fp: str, method: Method, seed: int, attack_config: Any = None):
     """The generation folder of one (task, data, method, seed) under ``cache_dir("uaes", ...)``."""

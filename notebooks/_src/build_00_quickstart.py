@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import nbformat
+from nbtools import keep_checked_outputs  # notebooks/_src/nbtools.py
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 OUT = Path(__file__).resolve().parent.parent / "00_quickstart.ipynb"
@@ -179,29 +180,7 @@ nb = new_notebook(cells=cells, metadata={
 })
 
 
-def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
-    """Execute ``nb`` headless in the quick profile; keep outputs of NBVAL_CHECK_OUTPUT cells only."""
-    from nbclient import NotebookClient
-
-    env = {"UAELAB_PROFILE": "quick", "UAELAB_HEADLESS": "1", "OMP_NUM_THREADS": "1"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(OUT.parent)}}).execute()
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        errors = [o for o in cell.outputs if o.output_type == "error"]
-        assert not errors, (cell.source, errors)
-        if not cell.source.startswith("# NBVAL_CHECK_OUTPUT"):
-            cell.outputs, cell.execution_count = [], None
-        cell.metadata.pop("execution", None)
-
-
-keep_checked_outputs(nb)
+keep_checked_outputs(nb, OUT, timeout=600)
 nbformat.validate(nb)
 nbformat.write(nb, OUT)
 print(f"wrote {OUT}")

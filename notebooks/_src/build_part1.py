@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import nbformat
+from nbtools import CHECK, keep_checked_outputs  # notebooks/_src/nbtools.py
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent.parent
-CHECK = "# NBVAL_CHECK_OUTPUT"
 
 
 def md(text: str):
@@ -704,30 +704,6 @@ NOTEBOOKS = {
     "04": ("04_minmax_vs_penalty", NB04, SOL04),
     "05": ("05_fid_kid", NB05, SOL05),
 }
-
-
-def keep_checked_outputs(nb: nbformat.NotebookNode, path: Path) -> None:
-    """Execute ``nb`` headless in the quick profile; keep outputs of NBVAL_CHECK_OUTPUT cells only."""
-    from nbclient import NotebookClient
-
-    env = {"UAELAB_PROFILE": "quick", "UAELAB_HEADLESS": "1", "OMP_NUM_THREADS": "1"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        errors = [o for o in cell.outputs if o.output_type == "error"]
-        assert not errors, (cell.source, errors)
-        if not cell.source.startswith(CHECK):
-            cell.outputs, cell.execution_count = [], None
-        else:  # keep text only: stderr (progress bars, warnings) is not part of the checked output
-            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
-        cell.metadata.pop("execution", None)
 
 
 def build(key: str, cells: list, path: Path, prefix: str) -> None:

@@ -79,14 +79,9 @@ class ReconstructionTask:
         self.pgd = (pgd_eps, pgd_steps)
 
     def train_settings(self, epoch_scale: float = 1.0):
-        from ..train import recipe_settings
+        from ..augment import scaled_recipe
 
-        s = recipe_settings(self.kind, self.profile)
-        if self.epochs is not None:
-            s = s.replace(epochs=self.epochs)
-        if epoch_scale != 1.0:
-            s = s.replace(epochs=max(1, round(s.epochs * epoch_scale)))
-        return s
+        return scaled_recipe(self.kind, self.profile, self.epochs, epoch_scale)
 
     def config(self) -> dict[str, Any]:
         return {"kind": self.kind, "profile": self.profile, "train": self.train_settings().to_dict(),

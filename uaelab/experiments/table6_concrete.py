@@ -79,14 +79,9 @@ class ConcreteTask:
         self.epochs, self.attack_set, self.n_estimators = epochs, tuple(attack_set), n_estimators
 
     def train_settings(self, epoch_scale: float = 1.0):
-        from ..train import recipe_settings
+        from ..augment import scaled_recipe
 
-        s = recipe_settings("concrete", self.profile)
-        if self.epochs is not None:
-            s = s.replace(epochs=self.epochs)
-        if epoch_scale != 1.0:
-            s = s.replace(epochs=max(1, round(s.epochs * epoch_scale)))
-        return s
+        return scaled_recipe("concrete", self.profile, self.epochs, epoch_scale)
 
     def config(self) -> dict[str, Any]:
         return {"M": self.M, "profile": self.profile, "train": self.train_settings().to_dict(),

@@ -1,6 +1,6 @@
 """Build notebooks 06-08 (UAEs as data augmentation) and their solutions.
 
-Run from the repository root:  .venv/bin/python notebooks/_build_part2.py [--execute]
+Run from the repository root:  .venv/bin/python notebooks/_src/build_part2.py [--execute]
 
 The notebooks are stored without outputs: no cell is marked ``# NBVAL_CHECK_OUTPUT`` (their
 results depend on training), so nbval only checks that every cell runs. ``--execute`` runs each
@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # notebooks/
 md, code = new_markdown_cell, new_code_cell
 
 # -----------------------------------------------------------------------------------------
