@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .utils import atomic_write_bytes, fingerprint, model_device
+from .utils import atomic_write_bytes, fingerprint, model_device, writable
 
 MANIFEST = "manifest.json"
 FORMAT = "uaelab-uae-shards/1"
@@ -104,7 +103,7 @@ def check_out_dir(out_dir: Path | str, create: bool = True) -> Path:
         raise ValueError(f"output directory {str(path)!r} exists and is a file; choose another --out")
     if not create:
         probe = next((p for p in [path, *path.parents] if p.exists()), None)
-        if probe is not None and not os.access(probe, os.W_OK | os.X_OK):
+        if probe is not None and not writable(probe):
             raise ValueError(f"output directory {str(path)!r} is not writable ({str(probe)!r} is not); fix its "
                              "permissions or choose another --out")
         return path
@@ -112,7 +111,7 @@ def check_out_dir(out_dir: Path | str, create: bool = True) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"cannot create output directory {str(path)!r} ({exc.strerror}); choose another --out") from None
-    if not os.access(path, os.W_OK | os.X_OK):
+    if not writable(path):  # honours the permission bits even for root
         raise ValueError(f"output directory {str(path)!r} is not writable; fix its permissions or choose another --out")
     visible = [p.name for p in path.iterdir() if not p.name.startswith(".")]
     if visible and MANIFEST not in visible:

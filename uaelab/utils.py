@@ -109,6 +109,20 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def writable(path: Path | str) -> bool:
+    """Whether files may be created in ``path`` (or in its nearest existing parent).
+
+    The permission bits are honoured explicitly: root passes ``os.access`` on any folder, but a
+    folder marked read-only (no write bit for anyone, like a shared data copy) must stay as it is.
+    """
+    path = Path(path)
+    while not path.exists():
+        if path.parent == path:
+            return False
+        path = path.parent
+    return bool(path.stat().st_mode & 0o222) and os.access(path, os.W_OK | os.X_OK)
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary name and a rename, so readers never see half a file."""
     path = Path(path)

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..utils import cache_dir, derive_seed, fingerprint
+from ..utils import cache_dir, derive_seed, fingerprint, writable  # noqa: F401 (writable re-exported)
 
 ENV_DATA = "UAELAB_DATA"
 
@@ -65,17 +65,6 @@ def data_root(root: str | os.PathLike | None) -> Path:
     return Path(env).expanduser() if env else cache_dir("data")
 
 
-def writable(path: Path) -> bool:
-    """Whether files may be created in ``path`` (or in its nearest existing parent).
-
-    The permission bits are honoured explicitly: root passes ``os.access`` on any folder, but a
-    folder marked read-only (no write bit for anyone, like a shared data copy) must stay as it is.
-    """
-    while not path.exists():
-        if path.parent == path:
-            return False
-        path = path.parent
-    return bool(path.stat().st_mode & 0o222) and os.access(path, os.W_OK | os.X_OK)
 
 
 def missing_files_error(dataset: str, where: Path, expected: str, reason: str) -> ValueError:
