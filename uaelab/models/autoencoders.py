@@ -21,7 +21,24 @@ from .classifiers import _check_shape
 AEKind = Literal["dense", "sparse", "conv", "adversarial"]
 
 
-class DenseAE(nn.Module):
+class _FlatAE(nn.Module):
+    """Shared by the fully connected autoencoders: ``self.encoder`` maps N×C×H×W to a code,
+    ``self.decoder`` maps the code to N×(C·H·W) in (0, 1), reshaped back to ``self.in_shape``."""
+
+    in_shape: tuple[int, int, int]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: N×C×H×W -> code (N×hidden, or N×latent for the adversarial AE)."""
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code).view(-1, *self.in_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class DenseAE(_FlatAE):
     """d -> hidden (sigmoid) -> d (sigmoid), d = C·H·W; released: 784 -> 128 -> 784."""
 
     def __init__(self, in_shape, hidden: int = 128):
@@ -31,16 +48,6 @@ class DenseAE(nn.Module):
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, hidden), nn.Sigmoid())
         self.decoder = nn.Sequential(nn.Linear(hidden, d), nn.Sigmoid())
         self.config = {"in_shape": list(self.in_shape), "hidden": hidden}
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """x: N×C×H×W -> code N×hidden in (0, 1)."""
-        return self.encoder(x)
-
-    def decode(self, code: torch.Tensor) -> torch.Tensor:
-        return self.decoder(code).view(-1, *self.in_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
 
 class SparseAE(DenseAE):
@@ -136,7 +143,7 @@ def _mlp(sizes: list[int], act_last: nn.Module | None = None) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class AdversarialAE(nn.Module):
+class AdversarialAE(_FlatAE):
     """Adversarial autoencoder (Makhzani et al. 2016) with a Gaussian prior on the code.
 
     Encoder d -> hidden -> hidden -> latent, decoder latent -> hidden -> hidden -> d (sigmoid),
@@ -162,16 +169,6 @@ class AdversarialAE(nn.Module):
         self.discriminator = _mlp([latent, hidden, hidden, 1])
         self.config = {"in_shape": list(self.in_shape), "latent": latent, "hidden": hidden,
                        "latent_activation": latent_activation}
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """x: N×C×H×W -> code N×latent (in (0, 1) with the sigmoid code), pushed towards N(0, I)."""
-        return self.encoder(x)
-
-    def decode(self, code: torch.Tensor) -> torch.Tensor:
-        return self.decoder(code).view(-1, *self.in_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
     def make_step(self, lr: float = 1e-3, adv_lr: float | None = None):
         """A ``step_fn`` for :func:`uaelab.train.fit` with its own three Adam optimizers.
