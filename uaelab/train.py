@@ -2,7 +2,9 @@
 
 :func:`fit` handles seeding, the device (batches follow the model's device), shuffling,
 optional validation split, early stopping, a ``tqdm.auto`` bar with the loss, and returns a
-``pandas.DataFrame`` history with columns ``epoch, loss, val_loss, time, cpu_time``.
+``pandas.DataFrame`` history with columns ``epoch, loss, val_loss, time, cpu_time``. With
+``state_path`` it saves its whole state after every epoch and resumes from it, so an interrupted
+run continues to the same weights an uninterrupted one reaches.
 
 Per-model recipes (:func:`train_autoencoder`, :func:`train_classifier`, :func:`train_concrete`,
 :func:`train_simclr`) build the model, pick the training settings for the profile with
@@ -12,9 +14,12 @@ Per-model recipes (:func:`train_autoencoder`, :func:`train_classifier`, :func:`t
 from __future__ import annotations
 
 import copy
+import io
 import math
+import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Literal
 
 import pandas as pd
@@ -23,8 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
 
+import numpy as np
+
 from .config import Settings, active_profile, register
-from .utils import derive_seed, generator, model_device, seed_everything
+from .utils import atomic_write_bytes, derive_seed, fingerprint, generator, model_device, seed_everything
 
 OptimizerName = Literal["adam", "rmsprop", "adadelta", "sgd"]
 LossName = Literal["mse", "bce", "ce", "none"]
@@ -165,9 +172,50 @@ def _eval_loss(model, x, y, loss_fn, step_fn, batch_size, device) -> float:
     return total / max(count, 1)
 
 
+class TrainStateError(ValueError):
+    """A ``state_path`` file that cannot be resumed from (corrupt, or from another run)."""
+
+
+_STATE_FORMAT = 1
+
+
+def _state_key(model: nn.Module, x: torch.Tensor, y, settings: TrainSettings) -> str:
+    # Everything that decides the trajectory: the settings, the model class, the data itself.
+    return fingerprint(_STATE_FORMAT, type(model).__name__, settings.to_dict(), x, -1 if y is None else y)
+
+
+def _save_state(path, key, model, opt, step_fn, shuffle_g, rows, step, best, best_state, waited, done) -> None:
+    state = {
+        "format": _STATE_FORMAT, "key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+        "step_fn": step_fn.state_dict() if hasattr(step_fn, "state_dict") else None,
+        # RNG states, so shuffling, dropout, Gumbel noise, prior samples and augmentations after
+        # the resume are the ones the uninterrupted run would have drawn.
+        "shuffle_rng": shuffle_g.get_state(), "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
+        "rows": rows, "step": step, "best": best, "best_state": best_state, "waited": waited, "done": done,
+    }
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_state(path, key) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # any unpickling failure means the file is unusable
+        raise TrainStateError(f"cannot read the training state {path} ({type(exc).__name__}: {exc}); "
+                              "delete it to start training from scratch") from None
+    if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT or state.get("key") != key:
+        raise TrainStateError(f"the training state {path} belongs to another run (other settings, model or "
+                              "data); delete it to start from scratch, or pass another state_path")
+    return state
+
+
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *, settings: TrainSettings,
         loss_fn: Callable | None = None, step_fn: StepFn | None = None, x_val: torch.Tensor | None = None,
-        y_val: torch.Tensor | None = None, progress: bool = True, desc: str = "train") -> pd.DataFrame:
+        y_val: torch.Tensor | None = None, progress: bool = True, desc: str = "train",
+        state_path: str | Path | None = None) -> pd.DataFrame:
     """Train ``model`` in place and return its history.
 
     Args:
@@ -180,6 +228,13 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *, set
             ``fit`` back-propagates and steps its optimizer; return a float when the step updated
             the weights itself (e.g. the adversarial AE's three optimizers).
         x_val, y_val: validation data; else ``settings.val_fraction`` of x is held out.
+        state_path: a file for the training state (weights, optimizer, RNGs, history), written
+            atomically after every epoch. If it exists when ``fit`` starts, training resumes
+            after its last finished epoch and ends with the same weights and history an
+            uninterrupted run gets (on CPU). A file from other settings, model or data raises
+            :class:`TrainStateError` (a ``ValueError``). The caller deletes it when done with it.
+            A ``step_fn`` with state of its own (optimizers) must offer ``state_dict`` and
+            ``load_state_dict``.
 
     A model with ``training_loss(xb, yb, loss_fn)`` (the sparse AE adds its penalty) uses it in the
     default step; a model with ``schedule(progress)`` (the concrete AE's temperature) is told the
@@ -212,8 +267,29 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *, set
     n, bs = len(x), settings.batch_size
     steps_per_epoch = math.ceil(n / bs)
     total_steps = settings.epochs * steps_per_epoch
-    rows, best, best_state, waited, step = [], math.inf, None, 0, 0
-    bar = trange(settings.epochs, desc=desc, disable=not progress, leave=False)
+    rows, best, best_state, waited, step, done = [], math.inf, None, 0, 0, False
+    key = _state_key(model, x, y, settings) if state_path is not None else None
+    if state_path is not None and Path(state_path).exists():
+        saved = _load_state(state_path, key)
+        try:
+            model.load_state_dict(saved["model"])
+            opt.load_state_dict(saved["optimizer"])
+            if saved["step_fn"] is not None:
+                step_fn.load_state_dict(saved["step_fn"])
+        except (RuntimeError, KeyError, ValueError, AttributeError) as exc:
+            raise TrainStateError(f"the training state {state_path} does not fit this model ({exc}); "
+                                  "delete it to start from scratch") from None
+        g.set_state(saved["shuffle_rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        if saved["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        np.random.set_state(saved["numpy_rng"])
+        random.setstate(saved["python_rng"])
+        rows, step, best, best_state = saved["rows"], saved["step"], saved["best"], saved["best_state"]
+        waited, done = saved["waited"], saved["done"]
+    start = settings.epochs if done else len(rows)
+    bar = trange(start, settings.epochs, initial=start, total=settings.epochs, desc=desc,
+                 disable=not progress, leave=False)
     for epoch in bar:
         t0, c0 = time.perf_counter(), time.process_time()
         model.train()
@@ -253,8 +329,11 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *, set
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 waited += 1
-                if waited >= settings.patience:
-                    break
+                done = waited >= settings.patience
+        if state_path is not None:
+            _save_state(state_path, key, model, opt, step_fn, g, rows, step, best, best_state, waited, done)
+        if done:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -283,11 +362,12 @@ def _image_shape(x: torch.Tensor) -> tuple[int, int, int]:
 
 
 def train_autoencoder(kind: str, data, settings: TrainSettings | None = None, *, profile: str | None = None,
-                      seed: int = 0, progress: bool = True, **model_kwargs) -> tuple[nn.Module, pd.DataFrame]:
+                      seed: int = 0, progress: bool = True, state_path: str | Path | None = None,
+                      **model_kwargs) -> tuple[nn.Module, pd.DataFrame]:
     """Train one of the Table 4 autoencoders (dense, sparse, conv, adversarial) on ``data``.
 
-    ``data``: DataSplits (uses x_train) or an image tensor N×C×H×W in [0, 1].
-    Returns (model in eval mode, history).
+    ``data``: DataSplits (uses x_train) or an image tensor N×C×H×W in [0, 1]. ``state_path``:
+    resume file, see :func:`fit`. Returns (model in eval mode, history).
     """
     from .models.autoencoders import make_autoencoder
 
@@ -296,11 +376,13 @@ def train_autoencoder(kind: str, data, settings: TrainSettings | None = None, *,
     seed_everything(derive_seed(seed, "init", kind))
     model = make_autoencoder(kind, _image_shape(x), **{**model_defaults(kind, profile), **model_kwargs})
     step_fn = model.make_step(s.lr) if kind == "adversarial" else None
-    return model, fit(model, x, settings=s, step_fn=step_fn, progress=progress, desc=f"{kind} AE")
+    return model, fit(model, x, settings=s, step_fn=step_fn, progress=progress, desc=f"{kind} AE",
+                      state_path=state_path)
 
 
 def train_classifier(data, settings: TrainSettings | None = None, *, profile: str | None = None, seed: int = 0,
-                     arch: str | None = None, progress: bool = True) -> tuple[nn.Module, pd.DataFrame]:
+                     arch: str | None = None, progress: bool = True,
+                     state_path: str | Path | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train a classifier (architecture picked by image size unless ``arch``) on x_train, y_train."""
     from .models.classifiers import make_classifier
 
@@ -311,11 +393,12 @@ def train_classifier(data, settings: TrainSettings | None = None, *, profile: st
     seed_everything(derive_seed(seed, "init", "classifier"))
     n_classes = int(getattr(data, "n_classes", 0) or int(y.max()) + 1)
     model = make_classifier(_image_shape(x), n_classes, arch)
-    return model, fit(model, x, y, settings=s, progress=progress, desc="classifier")
+    return model, fit(model, x, y, settings=s, progress=progress, desc="classifier", state_path=state_path)
 
 
 def train_concrete(data, M: int = 50, settings: TrainSettings | None = None, *, profile: str | None = None,
-                   seed: int = 0, progress: bool = True, **model_kwargs) -> tuple[nn.Module, pd.DataFrame]:
+                   seed: int = 0, progress: bool = True, state_path: str | Path | None = None,
+                   **model_kwargs) -> tuple[nn.Module, pd.DataFrame]:
     """Train a concrete autoencoder selecting ``M`` of the d input features (images are flattened)."""
     from .models.concrete import ConcreteAutoencoder
 
@@ -324,12 +407,12 @@ def train_concrete(data, M: int = 50, settings: TrainSettings | None = None, *, 
     s = _settings("concrete", settings, profile, seed)
     seed_everything(derive_seed(seed, "init", "concrete"))
     model = ConcreteAutoencoder(x.shape[1], M, **model_kwargs)
-    return model, fit(model, x, settings=s, progress=progress, desc="concrete AE")
+    return model, fit(model, x, settings=s, progress=progress, desc="concrete AE", state_path=state_path)
 
 
 def train_simclr(data, settings: TrainSettings | None = None, *, profile: str | None = None, seed: int = 0,
                  encoder: str | None = None, proj_dim: int = 64, temperature: float = 0.5, strength: float = 0.5,
-                 progress: bool = True) -> tuple[nn.Module, pd.DataFrame]:
+                 progress: bool = True, state_path: str | Path | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Pretrain SimCLR on the training images; ``encoder`` small (quick default) or resnet18 (paper)."""
     from .models.simclr import SimCLR, make_encoder, simclr_step
 
@@ -340,4 +423,4 @@ def train_simclr(data, settings: TrainSettings | None = None, *, profile: str | 
     seed_everything(derive_seed(seed, "init", "simclr"))
     model = SimCLR(make_encoder(encoder, shape), proj_dim=proj_dim)
     step = simclr_step(shape, temperature=temperature, strength=strength)
-    return model, fit(model, x, settings=s, step_fn=step, progress=progress, desc="SimCLR")
+    return model, fit(model, x, settings=s, step_fn=step, progress=progress, desc="SimCLR", state_path=state_path)

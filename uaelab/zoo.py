@@ -4,7 +4,9 @@
 stores a checkpoint under ``cache_dir("models")``, keyed by (kind, training settings, model
 arguments, data fingerprint, seed, uaelab version). Later calls with the same key load it.
 A cached file that is corrupt or does not match is reported with a warning and retrained
-(never loaded silently).
+(never loaded silently). Training writes its state to ``<checkpoint>.partial`` after every
+epoch, so a run that is interrupted (Ctrl-C, a killed kernel) resumes where it stopped on the
+next call; the file is removed once the checkpoint is saved.
 
 Kinds: ``classifier`` (architecture by image size, or ``arch=``), ``dense``, ``sparse``,
 ``conv``, ``adversarial``, ``concrete`` (``M=`` features), ``simclr`` (``encoder=`` small or
@@ -21,7 +23,7 @@ from torch import nn
 
 from . import __version__, checkpoint
 from .config import active_profile
-from .train import (TrainSettings, model_defaults, recipe_settings, train_autoencoder, train_classifier,
+from .train import (TrainSettings, TrainStateError, model_defaults, recipe_settings, train_autoencoder, train_classifier,
                     train_concrete, train_simclr)
 from .utils import cache_dir, fingerprint
 
@@ -57,14 +59,21 @@ def model_path(kind: str, data, *, settings: TrainSettings | None = None, profil
     return cache_dir("models") / f"{getattr(data, 'name', 'data')}-{kind}-{key}.pt"
 
 
-def _train(kind: str, data, s: TrainSettings, seed: int, kw: dict, progress: bool, profile: str | None):
+def _train(kind: str, data, s: TrainSettings, seed: int, kw: dict, progress: bool, profile: str | None,
+           state_path: Path):
+    common = dict(seed=seed, progress=progress, state_path=state_path)
     if kind == "classifier":
-        return train_classifier(data, s, seed=seed, progress=progress, **kw)
+        return train_classifier(data, s, **common, **kw)
     if kind == "concrete":
-        return train_concrete(data, settings=s, seed=seed, progress=progress, **kw)
+        return train_concrete(data, settings=s, **common, **kw)
     if kind == "simclr":
-        return train_simclr(data, s, seed=seed, progress=progress, **kw)
-    return train_autoencoder(kind, data, s, profile=profile, seed=seed, progress=progress, **kw)
+        return train_simclr(data, s, **common, **kw)
+    return train_autoencoder(kind, data, s, profile=profile, **common, **kw)
+
+
+def partial_path(path: Path) -> Path:
+    """The resume file of the checkpoint ``path`` while its model is being trained."""
+    return path.with_name(path.name + ".partial")
 
 
 def _build_kind(model: nn.Module) -> str:
@@ -95,12 +104,21 @@ def get_trained(kind: str, data, *, settings: TrainSettings | None = None, profi
             return model, pd.DataFrame(meta["extra"].get("history", {}))
         except ValueError as exc:
             warnings.warn(f"ignoring cached model: {exc}; retraining", stacklevel=2)
-    model, history = _train(kind, data, s, seed, kw, progress, profile)
+    partial = partial_path(path)
+    if refresh:
+        partial.unlink(missing_ok=True)
+    try:
+        model, history = _train(kind, data, s, seed, kw, progress, profile, partial)
+    except TrainStateError as exc:
+        warnings.warn(f"ignoring the unfinished training state: {exc}; training from scratch", stacklevel=2)
+        partial.unlink(missing_ok=True)
+        model, history = _train(kind, data, s, seed, kw, progress, profile, partial)
     in_shape = (model.d,) if kind == "concrete" else tuple(data.x_train.shape[1:])
     checkpoint.save(path, model, kind=_build_kind(model), settings=s.to_dict(), in_shape=in_shape,
                     data_fingerprint=data.fingerprint(),
                     extra={"history": history.to_dict(orient="list"), "zoo_kind": kind, "model_kwargs": kw,
                            "seed": seed})
+    partial.unlink(missing_ok=True)
     return model, history
 
 

@@ -170,39 +170,56 @@ class AdversarialAE(_FlatAE):
         self.config = {"in_shape": list(self.in_shape), "latent": latent, "hidden": hidden,
                        "latent_activation": latent_activation}
 
-    def make_step(self, lr: float = 1e-3, adv_lr: float | None = None):
+    def make_step(self, lr: float = 1e-3, adv_lr: float | None = None) -> "AdversarialStep":
         """A ``step_fn`` for :func:`uaelab.train.fit` with its own three Adam optimizers.
 
         Returns ``step(model, x, y) -> float`` (the reconstruction loss), which updates the
         weights itself; ``fit`` sees a float and does not step its own optimizer.
         """
-        adv_lr = lr if adv_lr is None else adv_lr
-        ae_opt = torch.optim.Adam(list(self.encoder.parameters()) + list(self.decoder.parameters()), lr=lr)
-        d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=adv_lr)
-        g_opt = torch.optim.Adam(self.encoder.parameters(), lr=adv_lr)
+        return AdversarialStep(self, lr, lr if adv_lr is None else adv_lr)
+
+
+class AdversarialStep:
+    """One AAE training step: reconstruction, discriminator, then generator (see :class:`AdversarialAE`).
+
+    Holds the three Adam optimizers; ``state_dict``/``load_state_dict`` let :func:`uaelab.train.fit`
+    save and resume them with the rest of the training state.
+    """
+
+    def __init__(self, model: AdversarialAE, lr: float, adv_lr: float):
+        self.model = model
+        self.ae_opt = torch.optim.Adam(list(model.encoder.parameters()) + list(model.decoder.parameters()), lr=lr)
+        self.d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=adv_lr)
+        self.g_opt = torch.optim.Adam(model.encoder.parameters(), lr=adv_lr)
+
+    def state_dict(self) -> dict:
+        return {"ae": self.ae_opt.state_dict(), "d": self.d_opt.state_dict(), "g": self.g_opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ae_opt.load_state_dict(state["ae"])
+        self.d_opt.load_state_dict(state["d"])
+        self.g_opt.load_state_dict(state["g"])
+
+    def __call__(self, model: AdversarialAE, x: torch.Tensor, y=None) -> float:
+        assert model is self.model, "make_step belongs to one model"
         bce = F.binary_cross_entropy_with_logits
-
-        def step(model: AdversarialAE, x: torch.Tensor, y=None) -> float:
-            assert model is self, "make_step belongs to one model"
-            recon_loss = F.mse_loss(self(x), x)
-            ae_opt.zero_grad()
-            recon_loss.backward()
-            ae_opt.step()
-            code = self.encode(x).detach()
-            prior = torch.randn_like(code)
-            d_real, d_fake = self.discriminator(prior), self.discriminator(code)
-            d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
-            d_opt.zero_grad()
-            d_loss.backward()
-            d_opt.step()
-            g_out = self.discriminator(self.encode(x))
-            g_loss = bce(g_out, torch.ones_like(g_out))
-            g_opt.zero_grad()
-            g_loss.backward()
-            g_opt.step()
-            return float(recon_loss.detach())
-
-        return step
+        recon_loss = F.mse_loss(model(x), x)
+        self.ae_opt.zero_grad()
+        recon_loss.backward()
+        self.ae_opt.step()
+        code = model.encode(x).detach()
+        prior = torch.randn_like(code)
+        d_real, d_fake = model.discriminator(prior), model.discriminator(code)
+        d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+        self.d_opt.zero_grad()
+        d_loss.backward()
+        self.d_opt.step()
+        g_out = model.discriminator(model.encode(x))
+        g_loss = bce(g_out, torch.ones_like(g_out))
+        self.g_opt.zero_grad()
+        g_loss.backward()
+        self.g_opt.step()
+        return float(recon_loss.detach())
 
 
 AUTOENCODERS = {"dense": DenseAE, "sparse": SparseAE, "conv": ConvAE, "adversarial": AdversarialAE}
