@@ -258,10 +258,32 @@ def test_model_state_restored_and_result_frame(autoencoder, digits):
 
 def test_reference_code_preset():
     s = MinMaxSettings.reference_code()
-    assert (s.c0, s.recon_norm, s.fallback) == (1e-3, "sq", "lowest_f")
+    assert (s.c0, s.recon_norm, s.fallback, s.delta_init) == (1e-3, "sq", "lowest_f", "glorot")
     att = make_attack("mine-uae", DenseAE((1, 8, 8), hidden=4), preset="reference_code")
     assert att.mine_settings.projection == "per_evaluation" and att.settings.c0 == 1e-3
+    assert att.settings.delta_init == "glorot"
     assert make_attack("mine-uae", DenseAE((1, 8, 8), hidden=4)).settings.c0 == 0.0
+
+
+def test_glorot_start_matches_tf1_default_initialiser():
+    from uaelab.attacks import glorot_limit
+
+    # TF1 get_variable((1, H, W, C)) with no initializer: U(−a, a), a = sqrt(6 / (H·W + H·C))
+    assert glorot_limit((1, 28, 28)) == pytest.approx((6 / (784 + 28)) ** 0.5)  # 0.0860
+    assert glorot_limit((3, 32, 32)) == pytest.approx((6 / (1024 + 96)) ** 0.5)
+    assert glorot_limit((617,)) == pytest.approx((6 / 618) ** 0.5)
+    with pytest.raises(ValueError, match="C×H×W"):
+        glorot_limit((4, 4))
+    x = torch.full((64, 1, 28, 28), 0.5)  # mid-grey: nothing clipped by the [0, 1] box
+    att = make_attack("mine-uae", DenseAE((1, 28, 28), hidden=4), overrides=["minmax.delta_init=glorot"])
+    d = att._init_x(x, torch.arange(64), 1.0) - x
+    a = glorot_limit((1, 28, 28))
+    assert d.abs().max() <= a and d.abs().max() > 0.99 * a
+    assert d.mean().abs() < 0.01 * a and d.std() == pytest.approx(a / 3 ** 0.5, rel=0.01)  # uniform
+    alone = att._init_x(x[:1], torch.tensor([5]), 1.0)
+    assert torch.equal(alone[0], (d + x)[5])  # a sample's start does not depend on its batch
+    small = att._init_x(x, torch.arange(64), 0.01) - x
+    assert small.abs().max() <= 0.01 + 1e-7  # never outside the ε-ball
 
 
 def test_paper_defaults():

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None, help="settings profile: quick or paper ($UAELAB_PROFILE, default quick)")
     p.add_argument("--preset", choices=("paper", "reference_code"), default="paper",
                    help="paper (default) or reference_code: the released code's choices (c0=1e-3, summed "
-                        "squares, projection redrawn per evaluation)")
+                        "squares, lowest-f fallback, Glorot-uniform delta0, projection redrawn per evaluation)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="COMP.FIELD=VALUE",
                    help="override one attack setting, e.g. --set attack.T=20 (repeatable)")
     p.add_argument("--out", required=True, help="results folder (created; rerun with the same --out to resume)")

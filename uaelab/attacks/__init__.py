@@ -37,14 +37,14 @@ from ..mine import MineSettings
 from .base import Attack, AttackResult, project
 from .gaussian import Gaussian, GaussianSettings
 from .l2uae import L2UAE, L2UAESettings
-from .minmax import MinMax, MinMaxSettings
+from .minmax import REFERENCE_CODE, MinMax, MinMaxSettings, glorot_limit
 from .penalty import Penalty, PenaltySettings, bracket_update
 from .pgd import PGD, PGDSettings
 
 __all__ = [
     "Attack", "AttackResult", "project", "MinMax", "MinMaxSettings", "Penalty", "PenaltySettings",
     "bracket_update", "PGD", "PGDSettings", "L2UAE", "L2UAESettings", "Gaussian", "GaussianSettings",
-    "make_attack", "METHODS",
+    "make_attack", "METHODS", "REFERENCE_CODE", "glorot_limit",
 ]
 
 Method = Literal["mine-uae", "l2-uae", "gaussian", "mine-sup", "pgd", "penalty"]
@@ -73,7 +73,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     (binary search, MINE lr 2e-5). kind picks the default criterion: "autoencoder" ->
     reconstruction, "classifier" -> C&W margin, "simclr" -> contrastive (views from
     ``augment``, default SimCLR's augmentations). preset "reference_code" switches to the
-    released code's choices (c0 = 1e-3, summed squares, projection redrawn per evaluation).
+    released code's choices (c0 = 1e-3, summed squares, lowest-f fallback, Glorot-uniform
+    random δ0, projection redrawn per evaluation).
     overrides: ``"mine.K=96"``, ``"minmax.T=20"``, ... (component names ``mine`` and the
     method's settings component). Unknown names raise ValueError.
     """
@@ -94,7 +95,7 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
         mine = mine.replace(lr=2e-5)  # released binary-search variant
     if preset == "reference_code":
         mine = mine.replace(projection="per_evaluation")
-        ref = {"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f"}
+        ref = REFERENCE_CODE
         names = settings.field_names()
         settings = settings.replace(**{k: v for k, v in ref.items() if k in names and
                                        not (k == "c0" and method == "penalty")})

@@ -15,6 +15,7 @@ released unsupervised code returns its lowest-f iterate instead: ``fallback="low
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,7 +38,7 @@ class MinMaxSettings(Settings):
     epsilon: float = 1.0  # L∞ bound on δ (1 = no bound in the [0, 1] box)
     kappa: float = 0.0  # margin κ of the default criterion (when none is passed)
     c0: float = 0.0  # initial c (paper 0; released code 1e-3)
-    delta_init: Literal["zero", "uniform"] = "zero"  # δ0 = 0 (paper) or uniform(−ε, ε)
+    delta_init: Literal["zero", "uniform", "glorot"] = "zero"  # δ0: 0 (paper), U(−ε, ε), or glorot (code)
     direction: Literal["auto", "max", "min"] = "auto"  # MI direction; auto = the criterion's
     fallback: Literal["original", "lowest_f"] = "original"  # what a never-successful sample returns
     recon_norm: Literal["l2", "sq"] = "l2"  # default reconstruction criterion: paper l2, code sq
@@ -52,9 +53,34 @@ class MinMaxSettings(Settings):
     @classmethod
     def reference_code(cls, **overrides) -> "MinMaxSettings":
         """The released code's choices: c0 = 1e-3, summed-squares reconstruction criterion,
-        lowest-f iterate returned when nothing succeeds. (δ0 stays 0: the code's intended
-        uniform start never took effect, see REFERENCE.md.)"""
-        return cls.from_dict({"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f", **overrides})
+        lowest-f iterate returned when nothing succeeds, and a random δ0 from the framework's
+        default initialiser (the intended uniform(−ε, ε) start never took effect; TF1's
+        ``get_variable`` default is Glorot-uniform, see :func:`glorot_limit`)."""
+        return cls.from_dict({**REFERENCE_CODE, **overrides})
+
+
+# The released code's choices where they differ from the paper (REFERENCE.md); shared by
+# MinMaxSettings.reference_code and make_attack(preset="reference_code").
+REFERENCE_CODE = {"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f", "delta_init": "glorot"}
+
+
+def glorot_limit(sample_shape) -> float:
+    """Half-width a of TF1's default (Glorot-uniform) initialiser U(−a, a) for the released δ.
+
+    The released code creates δ with ``tf.get_variable('modifier', (1, H, W, C))`` and no
+    initializer, so it starts Glorot-uniform: for a 4-d shape TF takes fan_in = H·W and
+    fan_out = H·C, so a = sqrt(6 / (H·W + H·C)) (0.086 for MNIST 28×28×1, 0.075 for
+    CIFAR 32×32×3). ``sample_shape`` is C×H×W for images or (d,) for tabular data, whose
+    (1, d) variable gives a = sqrt(6 / (1 + d)).
+    """
+    if len(sample_shape) == 3:
+        c, h, w = sample_shape
+        fan_in, fan_out = h * w, h * c
+    elif len(sample_shape) == 1:
+        fan_in, fan_out = 1, sample_shape[0]
+    else:
+        raise ValueError(f"glorot start needs a C×H×W or (d,) sample, got shape {tuple(sample_shape)}")
+    return math.sqrt(6.0 / (fan_in + fan_out))
 
 
 class MinMax(Attack):
@@ -77,11 +103,14 @@ class MinMax(Attack):
         return val, [b], [g]
 
     def _init_x(self, x: Tensor, idx: Tensor, eps: float) -> Tensor:
-        if self.settings.delta_init == "zero":
+        mode = self.settings.delta_init
+        if mode == "zero":
             return x.clone()
+        half = eps if mode == "uniform" else min(eps, glorot_limit(tuple(x.shape[1:])))
+        # One generator per sample index, so a sample's start does not depend on its batch.
         noise = torch.stack([torch.rand(x.shape[1:], generator=generator(self.seed, "delta", int(i)))
                              for i in idx]).to(x.device)
-        return project(x + (2 * noise - 1) * eps, x, eps)
+        return project(x + (2 * noise - 1) * half, x, eps)
 
     # -- the loop ----------------------------------------------------------------------------
     def _loop(self, x: Tensor, idx: Tensor, crit, direction: str, c: Tensor, *, fixed_c: bool) -> dict:

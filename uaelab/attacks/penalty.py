@@ -36,7 +36,7 @@ class PenaltySettings(Settings):
     c0: float = 1e-3  # initial c (Carlini–Wagner's initial constant)
     epsilon: float = 1.0  # L∞ bound on δ
     kappa: float = 0.0  # margin κ of the default criterion
-    delta_init: Literal["zero", "uniform"] = "zero"  # δ at the start of every step
+    delta_init: Literal["zero", "uniform", "glorot"] = "zero"  # δ at the start of every step (see MinMax)
     direction: Literal["auto", "max", "min"] = "auto"  # MI direction; auto = the criterion's
     fallback: Literal["original", "lowest_f"] = "original"  # what a never-successful sample returns
     recon_norm: Literal["l2", "sq"] = "l2"  # default reconstruction criterion
