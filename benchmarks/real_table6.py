@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default="original,mine-uae,duplicate")
     p.add_argument("--budget", default="epochs", choices=["epochs", "steps"],
                    help="retraining budget: same epochs (paper) or same number of gradient steps")
+    p.add_argument("--model-seed", type=int, default=0,
+                   help="seed of the original model; every retrained model starts from the same initialisation")
     p.add_argument("--out", default=str(REPO / "results" / "real"))
     a = p.parse_args(argv)
 
@@ -45,13 +47,16 @@ def main(argv=None) -> int:
         limit = a.train if name in ("mnist", "fashion-mnist") else None
         res = table6_concrete("paper", datasets=(name,), root=a.root, train_limit=limit, epochs=a.epochs,
                               attack_set=tuple(x for x in a.attack.split(",") if x),
-                              methods=tuple(a.methods.split(",")), seeds=(0,), budget=a.budget)
+                              methods=tuple(a.methods.split(",")), seeds=(0,), budget=a.budget,
+                              model_seed=a.model_seed)
         log[name] = {"train_limit": limit, "seconds": round(time.time() - t0), "config": res.config,
                      "notes": res.notes}
         out = Path(a.out)
         res.name = f"table6_{name}" + ("_steps" if a.budget == "steps" else "")
         write_result(res, "paper", figures_dir=out, results_dir=out)
-        (out / f"table6_runs{'_steps' if a.budget == 'steps' else ''}.json").write_text(json.dumps(log, indent=1, default=str))
+        runs = out / f"table6_runs{'_steps' if a.budget == 'steps' else ''}.json"
+        earlier = json.loads(runs.read_text()) if runs.exists() else {}  # other datasets' runs stay
+        runs.write_text(json.dumps({**earlier, **log}, indent=1, default=str))
         print(f"[{time.strftime('%H:%M:%S')}] {name} done in {time.time() - t0:.0f}s", flush=True)
         print(res.tables["vs_paper"].to_markdown(), flush=True)
     return 0
