@@ -177,3 +177,48 @@ def test_progress_bar_for_large_sets(tmp_cache, capsys):
                      data.fingerprint(), progress=True)
     err = capsys.readouterr().err
     assert "1200/1200" in err and "generate" in err
+
+
+def test_interrupted_retraining_resumes_to_the_same_row(tmp_cache, monkeypatch, tmp_path):
+    from uaelab.data import load_dataset
+    from uaelab.experiments.table4_reconstruction import ReconstructionTask
+    from uaelab.models import DenseAE
+
+    data = load_dataset("digits", limit=300)
+    task = ReconstructionTask("dense", "quick", epochs=4)
+    settings = AugmentSettings.from_dict({"seeds": (0,)})
+    method = parse_method("duplicate")
+    augment.original_model(task, data, 0)  # trained and cached first: only the retraining is cut
+
+    calls, forward = {"n": 0}, DenseAE.forward
+
+    def flaky(self, x):
+        calls["n"] += 1
+        if calls["n"] == 25:  # 600 samples, batch 32 (19 steps an epoch): in epoch 2 of the retraining
+            raise KeyboardInterrupt
+        return forward(self, x)
+
+    monkeypatch.setattr(DenseAE, "forward", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        augment.run_method(task, data, method, 0, settings, progress=False)
+    monkeypatch.setattr(DenseAE, "forward", forward)
+    states = list((tmp_cache / "train-state").glob("augment-row-*.state"))
+    assert len(states) == 1  # the epoch-1 state of the interrupted retraining
+
+    def counted(self, x):
+        calls["n"] += 1
+        return forward(self, x)
+
+    monkeypatch.setattr(DenseAE, "forward", counted)
+    calls["n"] = 0
+    row = augment.run_method(task, data, method, 0, settings, progress=False)
+    resumed_calls = calls["n"]
+    assert not list((tmp_cache / "train-state").glob("*.state"))  # removed once trained
+
+    monkeypatch.setenv("UAELAB_CACHE", str(tmp_path / "uninterrupted"))
+    augment.original_model(task, data, 0)
+    calls["n"] = 0
+    ref = augment.run_method(task, data, method, 0, settings, progress=False)
+    steps_per_epoch = math.ceil(2 * len(data.x_train) / task.train_settings().batch_size)
+    assert resumed_calls == calls["n"] - steps_per_epoch  # the resumed run skipped the finished epoch
+    assert row["error"] == ref["error"] and row["train_error"] == ref["train_error"]

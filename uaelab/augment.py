@@ -23,9 +23,11 @@ A task (what "train", "evaluate" and "attack" mean) is any object with the metho
 """
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -122,8 +124,12 @@ class AugmentTask(Protocol):
     def config(self) -> dict[str, Any]:
         """Every setting that changes the trained model (the cache key)."""
 
-    def train(self, x: torch.Tensor, y: torch.Tensor | None, seed: int, epoch_scale: float = 1.0) -> torch.nn.Module:
-        """Train a fresh model on ``x`` (labels only if the task needs them; UAE tasks do not)."""
+    def train(self, x: torch.Tensor, y: torch.Tensor | None, seed: int, epoch_scale: float = 1.0,
+              state_path: Path | None = None) -> torch.nn.Module:
+        """Train a fresh model on ``x`` (labels only if the task needs them; UAE tasks do not).
+
+        ``state_path`` (optional in a task's signature): hand it to :func:`uaelab.train.fit` so an
+        interrupted training resumes; a task without the parameter simply retrains."""
 
     def evaluate(self, model: torch.nn.Module, data: Any) -> dict[str, float]:
         """The test metrics of ``model`` on ``data`` (the untouched test split)."""
@@ -223,12 +229,27 @@ def _data_fp(data: Any) -> str:
     return fp() if callable(fp) else fingerprint(data.x_train, data.x_test)
 
 
+def _train_resumable(task: AugmentTask, what: str, cfg: dict[str, Any], x, y, seed: int,
+                     epoch_scale: float = 1.0) -> torch.nn.Module:
+    """``task.train`` with a resume file named by ``cfg`` (the result's own cache key), removed
+    once training has finished; tasks whose ``train`` has no ``state_path`` just train."""
+    from .experiments import cache_key
+
+    if "state_path" not in inspect.signature(task.train).parameters:
+        return task.train(x, y, seed, epoch_scale=epoch_scale)
+    state = cache_dir("train-state") / f"{what}-{cache_key(what, cfg)}.state"
+    model = task.train(x, y, seed, epoch_scale=epoch_scale, state_path=state)
+    state.unlink(missing_ok=True)
+    return model
+
+
 def original_model(task: AugmentTask, data: Any, seed: int) -> torch.nn.Module:
     """The original model, trained once per (task settings, data, seed) and cached on disk."""
     from .experiments import cached
 
     cfg = {"task": task.name, "config": task.config(), "data": _data_fp(data), "seed": seed}
-    return cached("augment-original", cfg, lambda: task.train(data.x_train, _labels_of(data), seed))
+    return cached("augment-original", cfg,
+                  lambda: _train_resumable(task, "augment-original", cfg, data.x_train, _labels_of(data), seed))
 
 
 def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings: AugmentSettings,
@@ -263,7 +284,7 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
             x_aug, _ = store.augmented_dataset(x, out_dir)  # failed samples replaced by themselves
         y_aug = None if y is None else torch.cat([y, y])
         scale = 1.0 if settings.budget == "epochs" else n / x_aug.shape[0]
-        retrained = task.train(x_aug, y_aug, settings.model_seed, epoch_scale=scale)
+        retrained = _train_resumable(task, "augment-row", cfg, x_aug, y_aug, settings.model_seed, epoch_scale=scale)
         row.update(task.evaluate(retrained, data), asr=asr(success), n_train=int(x_aug.shape[0]))
         row["examples"] = (x[:n_keep].clone(), x_adv[:n_keep].clone(), success[:n_keep].clone())
         return row

@@ -87,11 +87,11 @@ class ReconstructionTask:
         return {"kind": self.kind, "profile": self.profile, "train": self.train_settings().to_dict(),
                 "attack_set": list(self.attack_set), "model": self.model_kwargs, "pgd": list(self.pgd)}
 
-    def train(self, x, y, seed, epoch_scale: float = 1.0):
+    def train(self, x, y, seed, epoch_scale: float = 1.0, state_path=None):
         from ..train import train_autoencoder
 
         model, _ = train_autoencoder(self.kind, x, self.train_settings(epoch_scale), profile=self.profile, seed=seed,
-                                     progress=False, **self.model_kwargs)
+                                     progress=False, state_path=state_path, **self.model_kwargs)
         return model
 
     def evaluate(self, model, data) -> dict[str, float]:

@@ -133,11 +133,11 @@ class SimclrTask:
         return {"encoder": s.encoder, "profile": self.profile, "train": self.train_settings().to_dict(),
                 "attack_set": list(s.attack_set), "pgd": [s.pgd_eps, s.pgd_steps]}
 
-    def train(self, x, y, seed, epoch_scale: float = 1.0):
+    def train(self, x, y, seed, epoch_scale: float = 1.0, state_path=None):
         from ..train import train_simclr
 
         model, _ = train_simclr(x, self.train_settings(epoch_scale), profile=self.profile, seed=seed,
-                                encoder=self.s.encoder, progress=False)
+                                encoder=self.s.encoder, progress=False, state_path=state_path)
         return model
 
     def evaluate(self, model, data) -> dict[str, float]:

@@ -87,10 +87,11 @@ class ConcreteTask:
         return {"M": self.M, "profile": self.profile, "train": self.train_settings().to_dict(),
                 "attack_set": list(self.attack_set), "n_estimators": self.n_estimators}
 
-    def train(self, x, y, seed, epoch_scale: float = 1.0):
+    def train(self, x, y, seed, epoch_scale: float = 1.0, state_path=None):
         from ..train import train_concrete
 
-        model, _ = train_concrete(x, self.M, self.train_settings(epoch_scale), seed=seed, progress=False)
+        model, _ = train_concrete(x, self.M, self.train_settings(epoch_scale), seed=seed, progress=False,
+                                  state_path=state_path)
         return model
 
     def evaluate(self, model, data) -> dict[str, Any]:
