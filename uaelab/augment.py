@@ -229,18 +229,28 @@ def _data_fp(data: Any) -> str:
     return fp() if callable(fp) else fingerprint(data.x_train, data.x_test)
 
 
-def _train_resumable(task: AugmentTask, what: str, cfg: dict[str, Any], x, y, seed: int,
-                     epoch_scale: float = 1.0) -> torch.nn.Module:
-    """``task.train`` with a resume file named by ``cfg`` (the result's own cache key), removed
-    once training has finished; tasks whose ``train`` has no ``state_path`` just train."""
+def _state_path(task: AugmentTask, what: str, cfg: dict[str, Any]) -> Path | None:
+    """Resume file of the training behind the cached result ``(what, cfg)``; None for a task
+    whose ``train`` takes no ``state_path`` (it simply retrains)."""
     from .experiments import cache_key
 
     if "state_path" not in inspect.signature(task.train).parameters:
+        return None
+    return cache_dir("train-state") / f"{what}-{cache_key(what, cfg)}.state"
+
+
+def _train(task: AugmentTask, state: Path | None, x, y, seed: int, epoch_scale: float = 1.0) -> torch.nn.Module:
+    from .train import train_resuming
+
+    if state is None:
         return task.train(x, y, seed, epoch_scale=epoch_scale)
-    state = cache_dir("train-state") / f"{what}-{cache_key(what, cfg)}.state"
-    model = task.train(x, y, seed, epoch_scale=epoch_scale, state_path=state)
-    state.unlink(missing_ok=True)
-    return model
+    return train_resuming(lambda p: task.train(x, y, seed, epoch_scale=epoch_scale, state_path=p), state)
+
+
+def _drop(state: Path | None) -> None:
+    """Delete a resume file once the result it led to is stored."""
+    if state is not None:
+        state.unlink(missing_ok=True)
 
 
 def original_model(task: AugmentTask, data: Any, seed: int) -> torch.nn.Module:
@@ -248,8 +258,10 @@ def original_model(task: AugmentTask, data: Any, seed: int) -> torch.nn.Module:
     from .experiments import cached
 
     cfg = {"task": task.name, "config": task.config(), "data": _data_fp(data), "seed": seed}
-    return cached("augment-original", cfg,
-                  lambda: _train_resumable(task, "augment-original", cfg, data.x_train, _labels_of(data), seed))
+    state = _state_path(task, "augment-original", cfg)
+    model = cached("augment-original", cfg, lambda: _train(task, state, data.x_train, _labels_of(data), seed))
+    _drop(state)
+    return model
 
 
 def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings: AugmentSettings,
@@ -265,6 +277,7 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
     cfg = {"task": task.name, "config": task.config(), "data": data_fp, "method": method.key,
            "overrides": method.overrides, "seed": seed, "model_seed": settings.model_seed,
            "budget": settings.budget, "batch_size": settings.batch_size}
+    state = _state_path(task, "augment-row", cfg)
 
     def compute() -> dict[str, Any]:
         model = original_model(task, data, settings.model_seed)
@@ -284,12 +297,14 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
             x_aug, _ = store.augmented_dataset(x, out_dir)  # failed samples replaced by themselves
         y_aug = None if y is None else torch.cat([y, y])
         scale = 1.0 if settings.budget == "epochs" else n / x_aug.shape[0]
-        retrained = _train_resumable(task, "augment-row", cfg, x_aug, y_aug, settings.model_seed, epoch_scale=scale)
+        retrained = _train(task, state, x_aug, y_aug, settings.model_seed, epoch_scale=scale)
         row.update(task.evaluate(retrained, data), asr=asr(success), n_train=int(x_aug.shape[0]))
         row["examples"] = (x[:n_keep].clone(), x_adv[:n_keep].clone(), success[:n_keep].clone())
         return row
 
-    return cached("augment-row", cfg, compute)
+    row = cached("augment-row", cfg, compute)
+    _drop(state)
+    return row
 
 
 def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | None = None,

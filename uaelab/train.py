@@ -18,17 +18,17 @@ import io
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
-
-import numpy as np
 
 from .config import Settings, active_profile, register
 from .utils import atomic_write_bytes, derive_seed, fingerprint, generator, model_device, seed_everything
@@ -210,6 +210,25 @@ def _load_state(path, key) -> dict:
         raise TrainStateError(f"the training state {path} belongs to another run (other settings, model or "
                               "data); delete it to start from scratch, or pass another state_path")
     return state
+
+
+T = TypeVar("T")
+
+
+def train_resuming(train: Callable[[Path], T], state_path: str | Path) -> T:
+    """``train(state_path)``, resuming from ``state_path`` when it holds an unfinished run.
+
+    A state file that cannot be resumed (:class:`TrainStateError`: corrupt, or from other
+    settings) is reported with a warning, deleted, and training starts from scratch. The file is
+    left in place afterwards: the caller deletes it once the result is stored, so an interruption
+    between the end of training and that point does not lose the training.
+    """
+    try:
+        return train(Path(state_path))
+    except TrainStateError as exc:
+        warnings.warn(f"ignoring the unfinished training state: {exc}; training from scratch", stacklevel=2)
+        Path(state_path).unlink(missing_ok=True)
+        return train(Path(state_path))
 
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *, settings: TrainSettings,

@@ -23,8 +23,8 @@ from torch import nn
 
 from . import __version__, checkpoint
 from .config import active_profile
-from .train import (TrainSettings, TrainStateError, model_defaults, recipe_settings, train_autoencoder, train_classifier,
-                    train_concrete, train_simclr)
+from .train import (TrainSettings, model_defaults, recipe_settings, train_autoencoder, train_classifier,
+                    train_concrete, train_resuming, train_simclr)
 from .utils import cache_dir, fingerprint
 
 ZOO_VERSION = 1  # bump when a recipe changes meaning, to retrain every cached model
@@ -107,12 +107,7 @@ def get_trained(kind: str, data, *, settings: TrainSettings | None = None, profi
     partial = partial_path(path)
     if refresh:
         partial.unlink(missing_ok=True)
-    try:
-        model, history = _train(kind, data, s, seed, kw, progress, profile, partial)
-    except TrainStateError as exc:
-        warnings.warn(f"ignoring the unfinished training state: {exc}; training from scratch", stacklevel=2)
-        partial.unlink(missing_ok=True)
-        model, history = _train(kind, data, s, seed, kw, progress, profile, partial)
+    model, history = train_resuming(lambda state: _train(kind, data, s, seed, kw, progress, profile, state), partial)
     in_shape = (model.d,) if kind == "concrete" else tuple(data.x_train.shape[1:])
     checkpoint.save(path, model, kind=_build_kind(model), settings=s.to_dict(), in_shape=in_shape,
                     data_fingerprint=data.fingerprint(),
