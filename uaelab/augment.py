@@ -45,7 +45,9 @@ PAPER_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001")
 @dataclass(frozen=True)
 class AugmentSettings(Settings):
     # methods to compare: original, mine-uae, l2-uae, ga:<sigma> (Gaussian noise), duplicate
-    # (the replication rule alone: every sample copied once, a control for "more steps")
+    # (the replication rule alone: every sample copied once, a control for "more steps"),
+    # no-mi (MinMax without the MI term) and closed-form (MinMax with the exact MI of
+    # random-sampling mode): the two ablations of the MINE term
     methods: tuple[str, ...] = PAPER_METHODS
     # seeds of the randomised methods (GA); the paper reports mean ± std over several GA runs
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -82,21 +84,33 @@ class Method:
     key: str  # the short name, e.g. "ga:0.01"
     label: str  # the column name of the paper's tables, e.g. "GA (σ=0.01)"
     attack: str | None  # uaelab.attacks.make_attack name; None for original / duplicate
-    overrides: dict[str, Any] = field(default_factory=dict)  # attack settings (GA: sigma)
+    # attack settings (GA: sigma); a dotted key names another component (e.g. "mine.estimator")
+    overrides: dict[str, Any] = field(default_factory=dict)
     random: bool = False  # whether the result changes with the seed (noise drawn at random)
 
 
+# short name -> (table label, attack method, overrides), for the methods without a parameter
+NAMED_METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
+    "original": ("Original", None, {}),
+    "duplicate": ("Duplicate", None, {}),
+    "mine-uae": ("MINE-UAE", "mine-uae", {}),
+    "l2-uae": ("L2-UAE", "l2-uae", {}),
+    "no-mi": ("no-MI", "no-mi", {}),
+    "closed-form": ("closed-form MI", "mine-uae", {"mine.estimator": "closed-form"}),
+}
+
+
+# the labels of the control rows (not baselines of the paper)
+CONTROL_LABELS = tuple(NAMED_METHODS[k][0] for k in ("duplicate", "no-mi", "closed-form"))
+
+
 def parse_method(spec: str) -> Method:
-    """``"original" | "mine-uae" | "l2-uae" | "ga:<sigma>" | "duplicate"`` -> :class:`Method`."""
+    """``"original" | "mine-uae" | "l2-uae" | "ga:<sigma>" | "duplicate" | "no-mi" |
+    "closed-form"`` -> :class:`Method`."""
     key = spec.strip().lower()
-    if key == "original":
-        return Method(key, "Original", None)
-    if key == "duplicate":
-        return Method(key, "Duplicate", None)
-    if key == "mine-uae":
-        return Method(key, "MINE-UAE", "mine-uae")
-    if key == "l2-uae":
-        return Method(key, "L2-UAE", "l2-uae")
+    if key in NAMED_METHODS:
+        label, attack, overrides = NAMED_METHODS[key]
+        return Method(key, label, attack, dict(overrides))
     m = re.fullmatch(r"(?:ga|gaussian):\s*([0-9.eE+-]+)", key)
     if m:
         try:
@@ -107,8 +121,7 @@ def parse_method(spec: str) -> Method:
             raise ValueError(f"method {spec!r}: σ must be a positive number, e.g. 'ga:0.01'")
         return Method(f"ga:{sigma:g}", f"GA (σ={sigma:g})", "gaussian", {"sigma": sigma}, random=True)
     raise ValueError(
-        f"unknown augmentation method {spec!r}; use original, mine-uae, l2-uae, ga:<sigma> "
-        "(e.g. ga:0.01) or duplicate"
+        f"unknown augmentation method {spec!r}; use {', '.join(NAMED_METHODS)} or ga:<sigma> (e.g. ga:0.01)"
     )
 
 
@@ -411,11 +424,14 @@ def direction_check(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
             continue
         mine = imp["MINE-UAE"]
         rec["MINE-UAE improves"] = bool(mine > 0)
-        others = {m: v for m, v in imp.items() if m not in ("Original", "MINE-UAE", "Duplicate")}
+        # the paper's baselines (L2-UAE, GA) decide "reproduces"; the controls (Duplicate and
+        # the MI ablations) are reported beside it
+        controls = [m for m in CONTROL_LABELS if m in imp]
+        others = {m: v for m, v in imp.items() if m not in ("Original", "MINE-UAE", *controls)}
         for m, v in others.items():
             rec[f"beats {m}"] = bool(mine > v)
-        if "Duplicate" in imp:
-            rec["beats Duplicate"] = bool(mine > imp["Duplicate"])
+        for m in controls:
+            rec[f"beats {m}"] = bool(mine > imp[m])
         rec["reproduces"] = bool(mine > 0 and all(mine > v for v in others.values()))
         out.append(rec)
     return pd.DataFrame(out).set_index(group) if out else pd.DataFrame()

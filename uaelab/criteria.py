@@ -89,17 +89,23 @@ class Reconstruction(Criterion):
 
     ``norm="l2"`` (paper): ``||x - Φ(x')||₂ - ||x - Φ(x)||₂ + κ``;
     ``norm="sq"`` (released code): summed squares ``||x - Φ(x')||² - ||x - Φ(x)||² + κ``.
+
+    ``units="mnist"`` multiplies the loss difference by ``mnist_scale`` (784/d for inputs of
+    fewer than 784 values, else 1): the released code's step sizes (α, β, c0) were set for sums
+    over MNIST's 784 pixels, and on an 8×8 image the same sum is ~12× smaller, so c and c·∇f
+    stay too small to move δ. The sign of f, hence success, does not change.
     """
 
     mi_direction = "min"
 
     def __init__(self, autoencoder: nn.Module, x: Tensor, norm: Literal["l2", "sq"] = "l2",
-                 kappa: float = 0.0):
+                 kappa: float = 0.0, units: Literal["native", "mnist"] = "native"):
         if norm not in ("l2", "sq"):
             raise ValueError(f"norm must be 'l2' (paper) or 'sq' (released code), got {norm!r}")
         if kappa < 0:
             raise ValueError(f"kappa must be >= 0, got {kappa}")
         self.model, self.norm, self.kappa = autoencoder, norm, float(kappa)
+        self.scale = units_scale(units, x[0].numel())
         self.x = x.detach()
         self.batch_size = x.shape[0]
         with torch.no_grad():
@@ -115,7 +121,19 @@ class Reconstruction(Criterion):
         return sq if self.norm == "sq" else torch.sqrt(sq + 1e-12)
 
     def __call__(self, x_adv: Tensor) -> Tensor:
-        return self.loss(x_adv) - self.base + self.kappa
+        diff = self.loss(x_adv) - self.base
+        return (diff if self.scale == 1.0 else self.scale * diff) + self.kappa
+
+
+MNIST_VALUES = 28 * 28  # the size the released code's step sizes were chosen for
+
+
+def units_scale(units: str, d: int) -> float:
+    """Factor that puts a loss summed over ``d`` values into ``units``: 1 for "native";
+    max(1, 784/d) for "mnist" (see :class:`Reconstruction`)."""
+    if units not in ("native", "mnist"):
+        raise ValueError(f"units must be 'native' or 'mnist', got {units!r}")
+    return max(1.0, MNIST_VALUES / d) if units == "mnist" else 1.0
 
 
 class Contrastive(Criterion):
@@ -199,9 +217,10 @@ def cw(model: nn.Module, kappa: float = 0.0, target: Tensor | int | None = None)
     return make
 
 
-def reconstruction(autoencoder: nn.Module, norm: Literal["l2", "sq"] = "l2", kappa: float = 0.0):
-    """Factory ``(x, y) -> Reconstruction(autoencoder, x, norm, kappa)``."""
-    return lambda x, y=None: Reconstruction(autoencoder, x, norm=norm, kappa=kappa)
+def reconstruction(autoencoder: nn.Module, norm: Literal["l2", "sq"] = "l2", kappa: float = 0.0,
+                   units: Literal["native", "mnist"] = "native"):
+    """Factory ``(x, y) -> Reconstruction(autoencoder, x, norm, kappa, units)``."""
+    return lambda x, y=None: Reconstruction(autoencoder, x, norm=norm, kappa=kappa, units=units)
 
 
 def contrastive(encoder: nn.Module, **kwargs):
@@ -210,13 +229,13 @@ def contrastive(encoder: nn.Module, **kwargs):
 
 
 def infer(model: nn.Module, x: Tensor, y: Tensor | None, *, kappa: float = 0.0,
-          norm: Literal["l2", "sq"] = "l2") -> Criterion:
+          norm: Literal["l2", "sq"] = "l2", units: Literal["native", "mnist"] = "native") -> Criterion:
     """Default criterion when none is given: an output with the input's shape means an
     autoencoder (Reconstruction); a [B, classes] output with labels means a classifier (CW)."""
     with torch.no_grad():
         out = model(x[:1])
     if out.shape[1:] == x.shape[1:]:
-        return Reconstruction(model, x, norm=norm, kappa=kappa)
+        return Reconstruction(model, x, norm=norm, kappa=kappa, units=units)
     if out.dim() == 2 and y is not None:
         return CWMargin(model, y, kappa=kappa)
     raise ValueError("cannot infer the attack criterion: the model is neither an autoencoder "

@@ -29,8 +29,9 @@ from typing import Any
 
 import torch
 
-METHODS = ("mine-uae", "l2-uae", "gaussian", "mine-sup")
-SUPERVISED = {"mine-sup"}
+from .attacks import METHODS, PRESETS
+
+SUPERVISED = {"mine-sup", "pgd", "penalty"}  # methods whose default criterion needs the labels
 
 
 def parse_indices(text: str) -> list[int]:
@@ -61,14 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=0, help="seed of the dataset's split/subsets (default 0)")
     p.add_argument("--split", choices=("train", "test"), default="train", help="which split to attack")
     p.add_argument("--checkpoint", required=True, help="model checkpoint saved by uaelab (uaelab.checkpoint.save)")
-    p.add_argument("--method", required=True, choices=METHODS,
-                   help="mine-uae (paper), l2-uae, gaussian (noise baseline), mine-sup (supervised, uses labels)")
+    p.add_argument("--method", required=True, choices=list(METHODS),
+                   help="; ".join(f"{k}: {v.help}" for k, v in METHODS.items()))
     p.add_argument("--profile", default=None, help="settings profile: quick or paper ($UAELAB_PROFILE, default quick)")
-    p.add_argument("--preset", choices=("paper", "reference_code"), default="paper",
-                   help="paper (default) or reference_code: the released code's choices (c0=1e-3, summed "
-                        "squares, lowest-f fallback, Glorot-uniform delta0, projection redrawn per evaluation)")
+    p.add_argument("--preset", choices=list(PRESETS), default="paper",
+                   help="paper (default: the paper's text) or reference_code: the released code's choices "
+                        "(c0=1e-3, summed squares, lowest-f fallback, Glorot-uniform delta0, projection "
+                        "redrawn per evaluation)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="COMP.FIELD=VALUE",
-                   help="override one attack setting, e.g. --set attack.T=20 (repeatable)")
+                   help="override one attack setting, e.g. --set minmax.T=20 or --set mine.estimator=closed-form "
+                        "(components: mine and the method's own: minmax, l2uae, gaussian, pgd, penalty; repeatable)")
     p.add_argument("--out", required=True, help="results folder (created; rerun with the same --out to resume)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available); under torchrun "
                    "each rank uses cuda:LOCAL_RANK")
@@ -113,12 +116,10 @@ def _select(args: argparse.Namespace, n: int) -> Any:
 def _attack_settings(attack: Any, method: str) -> dict[str, Any]:
     """The attack's resolved settings by component (e.g. minmax, mine), for the manifest and the
     resume check: the profile and every --set are folded in, so equal dicts mean equal attacks."""
-    from .attacks import METHODS
-
     out: dict[str, Any] = {"class": type(attack).__name__}
     settings = getattr(attack, "settings", None)
     if hasattr(settings, "to_dict"):
-        out[METHODS[method][1]] = settings.to_dict()
+        out[METHODS[method].component] = settings.to_dict()
     mine = getattr(attack, "mine_settings", None)
     if hasattr(mine, "to_dict"):  # also the baselines may measure MI with it
         out["mine"] = mine.to_dict()

@@ -5,7 +5,9 @@ Pieces, from the bottom up:
 * **Samplers** turn a batch ``x`` (B×...) into K vectors per sample, ``[B, K, n]``:
   :class:`RandomSampler` (a Gaussian projection of the flattened sample to K vectors of
   dimension m, each standardised) and :class:`ConvSampler` (the K output channels of a given
-  feature map, e.g. a classifier's first conv layer; one H×W map per channel).
+  feature map, e.g. a classifier's first conv layer after its ReLU; one H×W map per channel).
+* :func:`closed_form_mi` is what random-sampling mode estimates, in closed form:
+  ``-(m/2)·log(1 - cos²(x, x'))``.
 * :class:`StatNets` holds B independent statistics networks with parameters stacked on dim 0
   and trains them together with a hand-written Adam that is elementwise, hence exactly the
   same as B separate Adam optimisers.
@@ -65,6 +67,9 @@ class MineSettings(Settings):
     hidden: tuple[int, ...] = (512, 10)  # widths of each branch's linear layers (last = H)
     conv_filters: int = 16  # conv sampler: filters of the statistics network's own conv layer
     conv_kernel: int = 2  # conv sampler: kernel size of that conv layer (stride 1, valid)
+    # conv sampler: take the model's first-conv maps after a ReLU, as the released code does
+    # (its `layers[1]` is the activation after the first conv); False: the raw conv output
+    conv_relu: bool = True
     lr: float = 1.5e-5  # Adam learning rate of the statistics networks (released code)
     steps: int = 20  # MINE Adam steps per attack iteration (released: 20 unsup., 1 sup.)
     projection: Policy = "per_attack"  # when the random projection is redrawn (see above)
@@ -72,6 +77,12 @@ class MineSettings(Settings):
     ema_rate: float = 0.01  # rate of that moving average of E[exp T] on the marginal
     standardise_eps: float = 1e-6  # added to the variance so a constant vector stays finite
     adam_eps: float = 1e-7  # Adam epsilon (Keras/TF default, as in the released code)
+    # "mine": the per-sample statistics networks (the paper); "closed-form": the exact MI that
+    # they estimate in random-sampling mode, -(m/2)·log(1-cos²(x, x')) (closed_form_mi): no
+    # networks, deterministic, about as cheap as PGD
+    estimator: Literal["mine", "closed-form"] = "mine"
+    # closed-form only: floor on 1-cos², so I stays finite (<= -(m/2)·log(floor)) as x' -> x
+    closed_form_floor: float = 1e-6
 
     PROFILES = {"quick": {"K": 96, "m": 32}, "paper": {}}
 
@@ -84,6 +95,13 @@ class MineSettings(Settings):
             raise ValueError("mine.lr must be > 0 and mine.steps >= 0")
         if not 0 < self.ema_rate <= 1:
             raise ValueError("mine.ema_rate must lie in (0, 1]")
+        if self.estimator not in ("mine", "closed-form"):
+            raise ValueError(f"mine.estimator must be 'mine' or 'closed-form', got {self.estimator!r}")
+        if self.estimator == "closed-form" and self.sampler != "random":
+            raise ValueError("mine.estimator='closed-form' is the closed form of random-sampling mode; "
+                             "set mine.sampler='random' (conv features have no closed form)")
+        if not 0 < self.closed_form_floor < 1:
+            raise ValueError(f"mine.closed_form_floor must lie in (0, 1), got {self.closed_form_floor}")
 
     @classmethod
     def reference_code(cls, **overrides) -> "MineSettings":
@@ -196,10 +214,10 @@ class ConvSampler:
     Returns [B, K, H'·W'] and remembers the map shape for the statistics network's conv.
     """
 
-    def __init__(self, feature: nn.Module):
+    def __init__(self, feature: nn.Module, relu: bool = True):
         if not isinstance(feature, nn.Module):
             raise ValueError("the conv sampler needs `feature=` an nn.Module, e.g. model.first_conv")
-        self.feature = feature
+        self.feature, self.relu = feature, relu
         self.map_shape: tuple[int, int] | None = None
 
     def redraw(self, key: object) -> None:  # deterministic: nothing to redraw
@@ -207,6 +225,8 @@ class ConvSampler:
 
     def __call__(self, x: Tensor) -> Tensor:
         out = self.feature(x)
+        if self.relu:
+            out = F.relu(out)
         if out.dim() != 4:
             raise ValueError(f"the conv feature map must return [B, K, H, W], got {tuple(out.shape)}")
         self.map_shape = (out.shape[2], out.shape[3])
@@ -459,7 +479,7 @@ class PerSampleMINE:
             if feature is None:
                 raise ValueError("mine.sampler='conv' needs feature= an nn.Module "
                                  "(e.g. the classifier's first conv layer)")
-            self.sampler = ConvSampler(feature)
+            self.sampler = ConvSampler(feature, relu=settings.conv_relu)
             self.policy = "per_attack"
         else:
             d = x[0].numel()

@@ -27,7 +27,8 @@ feature=None, max_batch=None, progress=False, callback=None)`` and is called as
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal
 
 from torch import nn
 
@@ -38,66 +39,102 @@ from .base import Attack, AttackResult, project
 from .gaussian import Gaussian, GaussianSettings
 from .l2uae import L2UAE, L2UAESettings
 from .minmax import REFERENCE_CODE, MinMax, MinMaxSettings, glorot_limit
+from .nomi import NoMI
 from .penalty import Penalty, PenaltySettings, bracket_update
 from .pgd import PGD, PGDSettings
 
 __all__ = [
     "Attack", "AttackResult", "project", "MinMax", "MinMaxSettings", "Penalty", "PenaltySettings",
     "bracket_update", "PGD", "PGDSettings", "L2UAE", "L2UAESettings", "Gaussian", "GaussianSettings",
-    "make_attack", "METHODS", "REFERENCE_CODE", "glorot_limit",
+    "NoMI", "make_attack", "METHODS", "MethodSpec", "PRESETS", "REFERENCE_CODE", "glorot_limit",
 ]
 
-Method = Literal["mine-uae", "l2-uae", "gaussian", "mine-sup", "pgd", "penalty"]
+Method = Literal["mine-uae", "l2-uae", "gaussian", "mine-sup", "pgd", "penalty", "no-mi"]
 
-# method -> (attack class, settings component name, default model kind)
-METHODS: dict[str, tuple[type[Attack], str, str]] = {
-    "mine-uae": (MinMax, "minmax", "autoencoder"),
-    "mine-sup": (MinMax, "minmax", "classifier"),
-    "l2-uae": (L2UAE, "l2uae", "autoencoder"),
-    "gaussian": (Gaussian, "gaussian", "autoencoder"),
-    "pgd": (PGD, "pgd", "classifier"),
-    "penalty": (Penalty, "penalty", "classifier"),
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One attack method: what :func:`make_attack` builds for its name."""
+
+    cls: type[Attack]  # the solver
+    component: str  # its settings component (for "component.field=value" overrides)
+    kind: str  # default model kind: autoencoder (reconstruction), classifier (C&W) or simclr
+    mine: dict[str, Any] = field(default_factory=dict)  # MINE settings this method changes
+    help: str = ""  # one line for the CLI
+
+
+METHODS: dict[str, MethodSpec] = {
+    "mine-uae": MethodSpec(MinMax, "minmax", "autoencoder",
+                           help="unsupervised MinMax, MI minimised (the paper's UAE)"),
+    "mine-sup": MethodSpec(MinMax, "minmax", "classifier", {"steps": 1},  # released: 1 MINE step
+                           help="supervised MinMax, MI maximised (uses labels)"),
+    "no-mi": MethodSpec(NoMI, "minmax", "autoencoder",
+                        help="ablation: Algorithm 1 without the MI term"),
+    "l2-uae": MethodSpec(L2UAE, "l2uae", "autoencoder", help="maximise the reconstruction loss instead of -MI"),
+    "gaussian": MethodSpec(Gaussian, "gaussian", "autoencoder", help="Gaussian noise baseline"),
+    "pgd": MethodSpec(PGD, "pgd", "classifier", help="projected gradient descent on the criterion"),
+    "penalty": MethodSpec(Penalty, "penalty", "classifier", {"lr": 2e-5},  # released binary search
+                          help="penalty method with binary search over c"),
 }
+
+# Named configurations. "paper": the paper's text (c0 = 0, L2 norms, δ0 = 0, the original
+# returned when nothing succeeds). "reference_code": the authors' released code, which produced
+# the paper's numbers (REFERENCE.md): c0 = 1e-3, summed squared reconstruction error for the
+# criterion and the L2-UAE objective, the lowest-f iterate when nothing succeeds, a random
+# Glorot-uniform δ0, the projection redrawn at every evaluation.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {},
+    "reference_code": {"attack": REFERENCE_CODE, "mine": {"projection": "per_evaluation"}},
+}
+Preset = Literal["paper", "reference_code"]
+
+
+def check_preset(preset: str) -> str:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(map(repr, PRESETS))} "
+                         "('reference_code' = the authors' released code, 'paper' = the paper's text)")
+    return preset
 
 
 def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
                 overrides: Iterable[str] = (), seed: int = 0,
                 kind: Literal["autoencoder", "classifier", "simclr"] | None = None,
-                preset: Literal["paper", "reference_code"] = "paper", criterion=None,
+                preset: Preset = "paper", criterion=None,
                 augment=None, feature: nn.Module | None = None, max_batch: int | None = None,
                 progress: bool = False, callback=None) -> Attack:
     """A configured attack by name.
 
     method: "mine-uae" (unsupervised MinMax, MI minimised), "mine-sup" (supervised MinMax,
-    MI maximised, 1 MINE step per iteration), "l2-uae", "gaussian", "pgd", "penalty"
-    (binary search, MINE lr 2e-5). kind picks the default criterion: "autoencoder" ->
-    reconstruction, "classifier" -> C&W margin, "simclr" -> contrastive (views from
-    ``augment``, default SimCLR's augmentations). preset "reference_code" switches to the
-    released code's choices (c0 = 1e-3, summed squares, lowest-f fallback, Glorot-uniform
-    random δ0, projection redrawn per evaluation).
-    overrides: ``"mine.K=96"``, ``"minmax.T=20"``, ... (component names ``mine`` and the
-    method's settings component). Unknown names raise ValueError.
+    MI maximised, 1 MINE step per iteration), "no-mi" (the MinMax loop without the MI term),
+    "l2-uae", "gaussian", "pgd", "penalty" (binary search, MINE lr 2e-5). kind picks the default
+    criterion: "autoencoder" -> reconstruction, "classifier" -> C&W margin, "simclr" ->
+    contrastive (views from ``augment``, default SimCLR's augmentations). preset (see
+    :data:`PRESETS`): "paper" (the paper's text) or "reference_code" (the released code's
+    choices: c0 = 1e-3, summed squares for the criterion and the L2-UAE objective, lowest-f
+    fallback, Glorot-uniform random δ0, projection redrawn per evaluation).
+    overrides: ``"mine.K=96"``, ``"minmax.T=20"``, ``"mine.estimator=closed-form"`` (the exact
+    MI of random-sampling mode instead of MINE networks), ... (component names ``mine`` and the
+    method's settings component). They apply after the profile and the preset. Unknown names
+    raise ValueError.
     """
     if method not in METHODS:
         raise ValueError(f"unknown attack method {method!r}; choose one of {', '.join(METHODS)}")
-    if preset not in ("paper", "reference_code"):
-        raise ValueError(f"unknown preset {preset!r}; choose 'paper' or 'reference_code'")
-    cls, comp, default_kind = METHODS[method]
-    kind = kind or default_kind
+    check_preset(preset)
+    spec = METHODS[method]
+    cls, comp = spec.cls, spec.component
+    kind = kind or spec.kind
     if kind not in ("autoencoder", "classifier", "simclr"):
         raise ValueError(f"unknown model kind {kind!r}; choose autoencoder, classifier or simclr")
     prof = active_profile(profile)
     mine = MineSettings.from_profile(prof)
     settings = cls.settings_cls.from_profile(prof)
-    if method == "mine-sup":
-        mine = mine.replace(steps=1)  # released supervised attack: 1 MINE step per iteration
-    if method == "penalty":
-        mine = mine.replace(lr=2e-5)  # released binary-search variant
-    if preset == "reference_code":
-        mine = mine.replace(projection="per_evaluation")
-        ref = REFERENCE_CODE
+    if spec.mine:
+        mine = mine.replace(**spec.mine)
+    ref = PRESETS[preset]
+    if ref:
+        mine = mine.replace(**ref.get("mine", {}))
         names = settings.field_names()
-        settings = settings.replace(**{k: v for k, v in ref.items() if k in names and
+        settings = settings.replace(**{k: v for k, v in ref.get("attack", {}).items() if k in names and
                                        not (k == "c0" and method == "penalty")})
     comps = apply_overrides({"mine": mine, comp: settings}, overrides)
     mine, settings = comps["mine"], comps[comp]
@@ -106,7 +143,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
         if kind == "classifier":
             criterion = C.cw(model, kappa=kappa)
         elif kind == "autoencoder":
-            criterion = C.reconstruction(model, norm=getattr(settings, "recon_norm", "l2"), kappa=kappa)
+            criterion = C.reconstruction(model, norm=getattr(settings, "recon_norm", "l2"), kappa=kappa,
+                                         units=getattr(settings, "units", "native"))
         else:
             def criterion(x, y=None, _aug=augment):
                 if _aug is None:

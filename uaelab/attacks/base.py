@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import criteria as C
-from ..mine import MineSettings, PerSampleMINE
+from ..mine import MineSettings, PerSampleMINE, closed_form_mi
 from ..utils import check_epsilon, check_unit_interval, model_device
 
 HISTORY_KEYS = ("mi", "f", "c", "success")
@@ -118,8 +118,9 @@ class Attack:
     def make_criterion(self, x: Tensor, y: Tensor | None) -> C.Criterion:
         kappa = getattr(self.settings, "kappa", 0.0)
         norm = getattr(self.settings, "recon_norm", "l2")
+        units = getattr(self.settings, "units", "native")
         crit = self.criterion(x, y) if self.criterion is not None else C.infer(
-            self.model, x, y, kappa=kappa, norm=norm)
+            self.model, x, y, kappa=kappa, norm=norm, units=units)
         if not isinstance(crit, C.Criterion) and not callable(crit):
             raise ValueError("the criterion factory must return a Criterion")
         size = getattr(crit, "batch_size", None)
@@ -157,7 +158,12 @@ class Attack:
 
     def measure_mi(self, x: Tensor, x_adv: Tensor, idx: Tensor, steps: int) -> Tensor:
         """MI of (x, x_adv) from freshly trained per-sample networks (``steps`` Adam steps);
-        used by the baselines that do not estimate MI while attacking. NaN when steps = 0."""
+        used by the baselines that do not estimate MI while attacking. NaN when steps = 0.
+        With ``mine.estimator="closed-form"`` the exact value (:func:`uaelab.mine.closed_form_mi`)."""
+        ms = self.mine_settings
+        if ms.estimator == "closed-form":
+            with torch.no_grad():
+                return closed_form_mi(x, x_adv, ms.m, floor=ms.closed_form_floor)
         if steps <= 0:
             return torch.full((x.shape[0],), float("nan"), device=x.device)
         with torch.no_grad():

@@ -1,5 +1,6 @@
 """L2-UAE baseline: the MinMax loop with the objective "maximise the reconstruction loss
-||x − Φ(x+δ)||₂" in place of "minimise I(x; x+δ)", and the same success criterion.
+||x − Φ(x+δ)||₂" (summed squares ||·||₂² with ``recon_norm="sq"``, as the released code) in
+place of "minimise I(x; x+δ)", and the same success criterion.
 
 The best successful iterate is the one with the largest reconstruction loss. The MI of the
 returned x_adv is measured afterwards with fresh per-sample MINE networks (``mi_eval_steps``);
@@ -13,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ..config import register
+from ..criteria import units_scale
 from .base import AttackResult
 from .minmax import MinMax, MinMaxSettings
 
@@ -36,8 +38,12 @@ class L2UAE(MinMax):
         self._x = x
 
     def _sim(self, xa: Tensor, t: int):
-        out = self.model(xa)
-        loss = (self._x - out).flatten(1).pow(2).sum(1).add(1e-12).sqrt()
+        # the objective in the criterion's units: the paper's L2 norm, or the released code's
+        # summed squares (recon_norm="sq"); with the L2 norm f and its gradient are ~5× smaller
+        # on MNIST, c never outgrows the objective and L2-UAE does not succeed (issue #12)
+        sq = (self._x - self.model(xa)).flatten(1).pow(2).sum(1)
+        loss = sq if self.settings.recon_norm == "sq" else sq.add(1e-12).sqrt()
+        loss = loss * units_scale(self.settings.units, xa[0].numel())  # same units as the criterion
         return loss.detach(), [loss], [torch.ones_like(loss)]
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:

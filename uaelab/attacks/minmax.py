@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ..config import Settings, register
+from ..mine import closed_form_mi
 from ..utils import check_epsilon, generator
 from .base import Attack, AttackResult, project
 
@@ -42,6 +43,10 @@ class MinMaxSettings(Settings):
     direction: Literal["auto", "max", "min"] = "auto"  # MI direction; auto = the criterion's
     fallback: Literal["original", "lowest_f"] = "original"  # what a never-successful sample returns
     recon_norm: Literal["l2", "sq"] = "l2"  # default reconstruction criterion: paper l2, code sq
+    # "mnist": inputs smaller than MNIST's 784 values get the released code's MNIST scale: the
+    # reconstruction criterion (and L2-UAE's objective) ×784/d and the Glorot δ0 of a 28×28
+    # image; so α, β and c0 act as they did on MNIST. Same as "native" for inputs >= 784 values.
+    units: Literal["native", "mnist"] = "native"
 
     PROFILES = {"quick": {"T": 20}, "paper": {}}
 
@@ -61,7 +66,11 @@ class MinMaxSettings(Settings):
 
 # The released code's choices where they differ from the paper (REFERENCE.md); shared by
 # MinMaxSettings.reference_code and make_attack(preset="reference_code").
-REFERENCE_CODE = {"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f", "delta_init": "glorot"}
+# "units": "mnist" changes nothing on MNIST-sized or larger inputs (the released code's data);
+# on smaller ones (digits 8×8, Isolet, COIL-20 at 20×20) it keeps the released step sizes
+# effective (see MinMaxSettings.units)
+REFERENCE_CODE = {"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f", "delta_init": "glorot",
+                  "units": "mnist"}
 
 
 def glorot_limit(sample_shape) -> float:
@@ -83,6 +92,15 @@ def glorot_limit(sample_shape) -> float:
     return math.sqrt(6.0 / (fan_in + fan_out))
 
 
+def start_limit(sample_shape, units: str = "native") -> float:
+    """Half-width of the Glorot δ0: :func:`glorot_limit` of the sample's shape, or with
+    ``units="mnist"`` at most MNIST's 0.086. TF's rule grows as inputs shrink (0.29 on 8×8
+    digits, where no start that large keeps f <= 0); the released code was run on 28×28 and
+    32×32×3 images, where it gave 0.086 and 0.075."""
+    a = glorot_limit(sample_shape)
+    return min(a, glorot_limit((1, 28, 28))) if units == "mnist" else a
+
+
 class MinMax(Attack):
     """MinMax attack; ``MinMax(model, criterion=None, settings=MinMaxSettings(), *, mine=
     MineSettings(), seed=0)``, then ``attack(x, y=None, indices=None) -> AttackResult``."""
@@ -90,13 +108,17 @@ class MinMax(Attack):
     settings_cls = MinMaxSettings
     uses_mine = True
 
-    # -- the similarity term (overridden by L2UAE) -------------------------------------------
+    # -- the similarity term (overridden by L2UAE and NoMI) -----------------------------------
     def _sim_start(self, x: Tensor, idx: Tensor) -> None:
         self._x = x
-        self._mine = self.new_mine(x, idx)
+        self._mine = None if self.mine_settings.estimator == "closed-form" else self.new_mine(x, idx)
 
     def _sim(self, xa: Tensor, t: int):
         """Value [B] of the similarity at x' = xa, plus (tensors, dsim/dtensors) for the chain rule."""
+        if self._mine is None:  # closed form: exact, differentiable, no statistics networks
+            ms = self.mine_settings
+            mi = closed_form_mi(self._x, xa, ms.m, floor=ms.closed_form_floor)
+            return mi.detach(), [mi], [torch.ones_like(mi)]
         b = self._mine.features(xa, t)
         self._mine.train(xa, b.detach(), it=t)
         val, g = self._mine.value(b.detach(), it=t, grad=True)
@@ -106,7 +128,7 @@ class MinMax(Attack):
         mode = self.settings.delta_init
         if mode == "zero":
             return x.clone()
-        half = eps if mode == "uniform" else min(eps, glorot_limit(tuple(x.shape[1:])))
+        half = eps if mode == "uniform" else min(eps, start_limit(tuple(x.shape[1:]), self.settings.units))
         # One generator per sample index, so a sample's start does not depend on its batch.
         noise = torch.stack([torch.rand(x.shape[1:], generator=generator(self.seed, "delta", int(i)))
                              for i in idx]).to(x.device)

@@ -18,9 +18,11 @@ from typing import Any, Literal
 import pandas as pd
 import torch
 
+from ..attacks import check_preset
 from ..augment import AugmentSettings, Method, paper_style, run_augmentation, summarize
 from ..config import Settings, active_profile, register
 from . import ExperimentResult, cached, experiment
+from .table4_reconstruction import preset_note
 
 # The paper's Table 6: dataset -> (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE).
 PAPER = {
@@ -47,6 +49,8 @@ class Table6Settings(Settings):
     test_limit: int | None = None  # test samples kept; None = all
     epochs: int | None = None  # override the concrete AE's training epochs (None: the recipe's)
     attack_set: tuple[str, ...] = ()  # MINE-UAE overrides "field=value" (e.g. T=20)
+    # attack preset (uaelab.attacks.PRESETS): the released code's choices, or "paper" (its text)
+    preset: Literal["reference_code", "paper"] = "reference_code"
     n_estimators: int = 50  # trees of the downstream Extra-Trees classifier
     data_seed: int = 0  # seed of splits and subsets
     coil_size: int = 20  # COIL-20 side length in pixels (the concrete-AE paper uses 20×20)
@@ -59,6 +63,7 @@ class Table6Settings(Settings):
             raise ValueError(f"M must be >= 1 or None, got {self.M}")
         if not self.datasets:
             raise ValueError("table6.datasets is empty; name at least one dataset")
+        check_preset(self.preset)
 
 
 def default_M(d: int) -> int:
@@ -72,11 +77,12 @@ class ConcreteTask:
     metrics = METRICS
 
     def __init__(self, M: int, dataset: str, profile: str | None = None, epochs: int | None = None,
-                 attack_set: tuple[str, ...] = (), n_estimators: int = 50):
+                 attack_set: tuple[str, ...] = (), n_estimators: int = 50, preset: str = "reference_code"):
         self.M, self.dataset = M, dataset
         self.name = f"concrete-{dataset}"
         self.profile = active_profile(profile)
         self.epochs, self.attack_set, self.n_estimators = epochs, tuple(attack_set), n_estimators
+        self.preset = check_preset(preset)
 
     def train_settings(self, epoch_scale: float = 1.0):
         from ..augment import scaled_recipe
@@ -85,7 +91,7 @@ class ConcreteTask:
 
     def config(self) -> dict[str, Any]:
         return {"M": self.M, "profile": self.profile, "train": self.train_settings().to_dict(),
-                "attack_set": list(self.attack_set), "n_estimators": self.n_estimators}
+                "attack_set": list(self.attack_set), "preset": self.preset, "n_estimators": self.n_estimators}
 
     def train(self, x, y, seed, epoch_scale: float = 1.0, state_path=None):
         from ..train import train_concrete
@@ -106,7 +112,7 @@ class ConcreteTask:
     def make_attack(self, method: Method, model, seed: int):
         from .table4_reconstruction import make_uae_attack
 
-        return make_uae_attack(method, model, self.profile, self.attack_set, seed)
+        return make_uae_attack(method, model, self.profile, self.attack_set, seed, preset=self.preset)
 
 
 def load_data(name: str, s: Table6Settings):
@@ -138,7 +144,7 @@ def compute_rows(s: Table6Settings, aug: AugmentSettings, profile: str, progress
     for name in s.datasets:
         data, image_shape = load_data(name, s)
         M = s.M or default_M(data.x_train.shape[1])
-        task = ConcreteTask(M, name, profile, s.epochs, s.attack_set, s.n_estimators)
+        task = ConcreteTask(M, name, profile, s.epochs, s.attack_set, s.n_estimators, s.preset)
         for r in run_augmentation(task, data, settings=aug, progress=progress):
             rows.append({**r, "dataset": name, "image_shape": image_shape, "d": data.x_train.shape[1], "M": M,
                          "n_test": len(data.x_test)})
@@ -241,7 +247,7 @@ def table6_concrete(profile: str | None = None, progress: bool = True, **overrid
     figures = {"selected": selection_figure(rows, s.datasets[0])}
     notes = ("Error: per-pixel test MSE (↑ = lower, relative). Accuracy: Extra-Trees on the selected "
              "features; its change is a difference of fractions. 'Duplicate' (original + exact copy) is the "
-             "control for the doubled number of gradient steps. " +
+             f"control for the doubled number of gradient steps. {preset_note(s.preset)} " +
              "; ".join(f"{r['dataset']}: d={r['d']}, M={r['M']}, {r['n_train']} train, {r['n_test']} test"
                        for r in rows if r["key"] == "original"))
     return ExperimentResult("table6_concrete", config, tables, figures, notes)
