@@ -43,8 +43,8 @@ from uaelab import store, zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
 from uaelab.criteria import reconstruction  # noqa: E402
 from uaelab.data import load_dataset  # noqa: E402
-from uaelab.metrics import reconstruction_error  # noqa: E402
-from uaelab.utils import cache_dir  # noqa: E402
+from uaelab.metrics import perturbation_sizes, reconstruction_error  # noqa: E402
+from uaelab.utils import cache_dir, fingerprint  # noqa: E402
 
 # method -> (attack name, preset, extra overrides)
 METHODS = {
@@ -64,17 +64,6 @@ def _load() -> list[float]:
         return [float(v) for v in open("/proc/loadavg").read().split()[:3]]
     except OSError:
         return []
-
-
-def perturbation_stats(x: torch.Tensor, x_adv: torch.Tensor, ok: torch.Tensor, f0_ok: torch.Tensor) -> dict:
-    d = (x_adv - x).flatten(1)
-    linf, l2 = d.abs().max(1).values, d.norm(dim=1)
-    cos = torch.nn.functional.cosine_similarity(x.flatten(1), x_adv.flatten(1))
-    s = ok.bool()
-    mean = lambda t: float(t[s].mean()) if s.any() else float("nan")  # noqa: E731
-    return {"asr": float(s.float().mean()), "linf_mean": mean(linf), "l2_mean": mean(l2),
-            "linf_max": float(linf[s].max()) if s.any() else float("nan"), "cos_mean": mean(cos),
-            "start_succeeds": float(f0_ok.float().mean()) if not f0_ok.isnan().any() else float("nan")}
 
 
 def main(argv=None) -> int:
@@ -112,9 +101,10 @@ def main(argv=None) -> int:
         method, preset, extra = METHODS[name]
         overrides = ([] if method == "l2-uae" else RELEASED_MINE) + list(extra)  # extra last: it wins
         attack = make_attack(method, ae, profile="paper", preset=preset, overrides=overrides, seed=0)
-        folder = cache_dir("uaes", f"released-mnist-{name}-{args.n}")
         config = {"method": method, "preset": preset, "overrides": overrides, "n": args.n,
                   "settings": attack.settings.to_dict(), "mine": attack.mine_settings.to_dict()}
+        # the folder is keyed by the full config: changed code or settings start a new one
+        folder = cache_dir("uaes", f"released-mnist-{name}-{args.n}-{fingerprint(config)[:12]}")
         t = time.perf_counter()
         load_before = _load()
         store.generate_to_dir(attack, x, folder, batch_size=args.batch_size, config=config,
@@ -127,13 +117,16 @@ def main(argv=None) -> int:
             if attack.settings.delta_init == "zero":
                 f0 = torch.full_like(f0, float("nan"))
         adv[name] = x_adv
-        mi = torch.as_tensor(frame["mi_best"].to_numpy())[ok]
+        mi = torch.tensor(frame["mi_best"].to_numpy())[ok]
         q = (lambda v: float(torch.nanquantile(mi.float(), v)) if mi.numel() else float("nan"))
         rec = report["methods"].get(name, {})
         if secs > 5 or "seconds" not in rec:  # a resumed, already finished method keeps its timing
             rec.update(seconds=secs, samples_per_s=args.n / secs, threads=args.threads,
                        load_before=load_before, load_after=_load())
-        rec.update(preset=preset, overrides=overrides, **perturbation_stats(x, x_adv, ok, torch.where(f0.isnan(), f0, (f0 <= 0).float())),
+        sizes = perturbation_sizes(x, {name: (x_adv, ok)}).loc[name]
+        rec.update(preset=preset, overrides=overrides, asr=sizes["asr"], linf_mean=sizes["mean_linf"],
+                   l2_mean=sizes["mean_l2"], linf_max=sizes["max_linf"], cos_mean=sizes["mean_cos"],
+                   start_succeeds=float("nan") if f0.isnan().any() else float((f0 <= 0).float().mean()),
                    mi_best_q10=q(0.1), mi_best_q50=q(0.5), mi_best_q90=q(0.9))
         report["methods"][name] = rec
         print(name, json.dumps(rec), flush=True)
@@ -171,9 +164,9 @@ def write(report: dict, out: Path) -> None:
                       f"{report['max_abs_diff_mine_uae_vs_no_mi']:.4f}, mean "
                       f"{report['mean_abs_diff_mine_uae_vs_no_mi']:.2e}."]
     lines += ["", "'start alone succeeds': fraction of samples whose random δ0 (Glorot-uniform, "
-              "a = 0.086) already satisfies f ≤ 0 before any gradient step (δ0 = 0 for the paper preset, "
-              ": –). MI: the returned iterate's estimate (closed-form rows: the exact value, "
-              "in nats; MINE rows: the DV estimate of the statistics networks).",
+              "a = 0.086) already satisfies f ≤ 0 before any gradient step ('nan' for the paper preset, whose "
+              "δ0 = 0). ASR counts iterates t ≥ 1 only. MI: the returned iterate's estimate in nats (closed-form "
+              "rows: the exact value of their m; MINE rows: the DV estimate of the statistics networks).",
               "", f"Command: `{report['command']}`" + (f"; total wall time {report['wall_s_total']:.0f} s"
                                                        if "wall_s_total" in report else "")]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")

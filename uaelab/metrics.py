@@ -107,3 +107,29 @@ def extra_trees_accuracy(x_train_sel, y_train, x_test_sel, y_test, seed: int = 0
     clf = ExtraTreesClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=1)
     clf.fit(np_(x_train_sel).reshape(len(x_train_sel), -1), np_(y_train))
     return float(clf.score(np_(x_test_sel).reshape(len(x_test_sel), -1), np_(y_test)))
+
+
+def perturbation_sizes(x: torch.Tensor, results: dict) -> "pd.DataFrame":
+    """How far adversarial examples moved, one row per method.
+
+    ``results``: name -> ``(x_adv, success)`` with x_adv shaped like ``x`` and success bools [N].
+    Columns: ``asr`` (fraction successful), then over the successful samples ``mean_linf``,
+    ``max_linf`` and ``mean_l2`` of δ = x_adv - x (pixel units of [0, 1]) and ``mean_cos``, the
+    cosine similarity of x and x_adv (what random-sampling MI measures). NaN where none succeeded.
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, (x_adv, success) in results.items():
+        if x_adv.shape != x.shape or success.shape != (x.shape[0],):
+            raise ValueError(f"{name}: x_adv must have x's shape {tuple(x.shape)} and success one flag per "
+                             f"sample, got {tuple(x_adv.shape)} and {tuple(success.shape)}")
+        ok = success.bool()
+        d = (x_adv - x).flatten(1)
+        linf = d.abs().amax(1)
+        cos = torch.nn.functional.cosine_similarity(x.flatten(1), x_adv.flatten(1))
+        mean = (lambda t: float(t[ok].mean()) if ok.any() else float("nan"))  # noqa: E731
+        rows[name] = {"asr": float(ok.float().mean()) if ok.numel() else float("nan"),
+                      "mean_linf": mean(linf), "max_linf": float(linf[ok].max()) if ok.any() else float("nan"),
+                      "mean_l2": mean(d.norm(dim=1)), "mean_cos": mean(cos)}
+    return pd.DataFrame.from_dict(rows, orient="index")

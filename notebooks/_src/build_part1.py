@@ -143,6 +143,71 @@ def show_noise(sigma=0.3, mode="random"):
 
 
 explore(show_noise, sigma=slider(0.0, 1.0, 0.05, 0.3), mode=["random", "conv"])"""),
+    md(r"""
+## 3 · What random-sampling MINE measures: a closed form
+
+In random-sampling mode the $K$ pairs of one image are $a_k = P_k x$ and $b_k = P_k x'$, where
+each $P_k$ is an $m\times d$ matrix of independent $\mathcal N(0, 1/m)$ entries. Take one row $p$
+of $P_k$: the pair $(p\cdot x,\; p\cdot x')$ is bivariate Gaussian with correlation
+
+$$\rho \;=\; \frac{\langle x, x'\rangle}{\lVert x\rVert\,\lVert x'\rVert} \;=\; \cos(x, x'),$$
+
+and the $m$ rows (and the $K$ matrices) are independent. So the quantity per-sample MINE
+estimates is the MI of $m$ independent Gaussian pairs with correlation $\rho$ — the formula of
+section 1 with $d = m$:
+
+$$I(x; x') \;=\; -\frac{m}{2}\,\log\bigl(1 - \cos^2(x, x')\bigr)\quad\text{nats}
+\qquad(\texttt{uaelab.mine.closed\_form\_mi}).$$
+
+(The sampler also standardises each vector; `closed_form_mi`'s docstring quantifies the
+difference, which is negligible at the released $m = 128$.) Four consequences this toolkit
+lets you check:
+
+* **"Minimise MI" is "minimise the cosine similarity"** of $x$ and $x'$ — nothing more subtle.
+* **$I(x; x)$ is infinite** ($\rho = 1$); so is the MI of any contrast change $\alpha x$: MI is
+  blind to contrast.
+* **The DV estimate saturates.** A DV bound over $K$ shuffled pairs cannot certify much more than
+  $\log K$ nats, while the true value for a small perturbation is hundreds of nats.
+* **An exact attack is cheap**: `make_attack("mine-uae", model, overrides=["mine.estimator=closed-form"])`
+  uses the closed form instead of training networks (notebooks 02 and 06 use it as a control).
+
+Per-sample MINE at the released $K = 500$, $m = 128$ against the closed form, over noise levels
+and for a contrast change:
+"""),
+    code(f"""{CHECK}
+from uaelab.experiments.closed_form import ClosedFormSettings, contrast_demo, mine_vs_closed_form
+
+print(ClosedFormSettings.from_profile())"""),
+    code("""\
+cf = mine_vs_closed_form()
+cf.tables["summary"].round(3)"""),
+    code("""cf.figures["mi_vs_sigma"]"""),
+    md("The claims above, checked on this run's numbers (the tests fail if one stops holding):"),
+    code(f"""{CHECK}
+summ = cf.tables["summary"]
+noisy = summ[summ["sigma"].notna()]
+print("the closed form falls as the noise grows:", bool(noisy["closed_form"].is_monotonic_decreasing))
+print("every MINE estimate stays below log K:", bool((summ["mine"] < summ["log_K"]).all()))
+print("MINE is below a tenth of the truth for the smallest noise:", bool(noisy["ratio"].iloc[0] < 0.1))
+print("the contrast copy has cosine 1:", bool(abs(summ["cos"].iloc[-1] - 1) < 1e-6))"""),
+    md(r"""
+**What to look at.** The closed form spans two orders of magnitude over these noise levels; the
+MINE estimate barely moves and stays under $\log K$. For the small perturbations an attack makes,
+the estimate is a small fraction of the truth (the `ratio` column) — so its gradient says little
+about $\delta$. That is the question notebooks 02 and 06 test with their controls: does the MINE
+term change the adversarial examples at all, compared with no MI term, with untrained networks,
+or with the exact MI?
+
+### Try it
+The closed form needs no training, so it is instant: vary the noise, the contrast factor and $m$.
+"""),
+    code("""\
+def show_contrast(sigma=0.1, contrast=0.5, m=128):
+    display(contrast_demo(sigma, contrast, m))
+
+
+explore(show_contrast, sigma=slider(0.0, 1.0, 0.05, 0.1), contrast=slider(0.1, 1.0, 0.1, 0.5),
+        m=slider(1, 256, 1, 128))"""),
     md(PROFILE_NOTE),
     md(r"""
 ## Exercises
@@ -258,29 +323,61 @@ print(res.tables["summary"][["samples", "success_rate"]].round(2).to_string())""
     md(r"""
 **What to look at.** Titles read *label → prediction*. The difference row (grey = unchanged)
 shows *where* MinMax changed the image: the perturbation concentrates on a few strokes instead
-of spreading over every pixel, because MINE rewards keeping the image's structure. The
+of spreading over every pixel — the paper credits MINE for keeping the image's structure; the
+controls below test that. The
 targeted attack needs larger changes (compare `mean_l2`) since it must reach one particular
 class. `mean_mi` is small in absolute terms: with the paper's MINE learning rate (1.5e-5, one
 step per iteration) the statistics networks are far from converged after a hundred
 iterations; it grows with the number of iterations (notebook 04).
 
-### Try it
-All knobs of the attack: the $L_\infty$ bound $\epsilon$, the margin $\kappa$, the number of
-iterations $T$, the step sizes $\alpha$ (on $\delta$) and $\beta$ (on $c$), and the target class.
+## Is it the MI? Three controls
+
+The claim above — MINE keeps the image's structure — needs a control. The same attack, on the
+same samples, with the MI term changed (`uaelab.experiments.supervised.ABLATIONS`):
+
+* **MINE, untrained**: `mine.steps=0`, the statistics networks are never trained;
+* **no MI term**: `make_attack("no-mi", ...)`, Algorithm 1 with only $c\,f^+$ moving $\delta$;
+* **closed-form MI**: the exact MI of random-sampling mode (notebook 01, section 3),
+  $-\tfrac{m}{2}\log(1-\cos^2(x, x'))$, maximised instead of the MINE estimate.
+
+`max_diff_vs_mine` is the largest per-pixel difference between a row's adversarial images and
+the MINE row's; `mean_cos` the cosine similarity of $x$ and $x'$ (higher = more similar).
 """),
     code("""\
-def show_attack(epsilon=1.0, kappa=0.0, T=50, alpha=0.01, beta=0.1, target=-1):
-    display(attack_demo(epsilon, kappa, T, alpha, beta, target))
+from uaelab.experiments.supervised import ABLATIONS, ablation
+
+abl = ablation()
+abl.round(4)"""),
+    code(f"""{CHECK}
+mine, untrained, none, exact = (abl.loc[k] for k in ABLATIONS)
+print("the controls succeed as often as MINE:", bool(untrained.success_rate == none.success_rate == mine.success_rate))
+print("untrained MINE and no MI term stay within 0.1 per pixel of MINE's images:",
+      bool(max(untrained.max_diff_vs_mine, none.max_diff_vs_mine) < 0.1))
+print("the exact MI keeps x' more similar to x than MINE (higher cosine):", bool(exact.mean_cos > mine.mean_cos))"""),
+    md(r"""
+**What to look at.** With the released learning rate and one MINE step per iteration, the
+statistics networks hardly learn: the MINE row, the untrained row and the row without any MI
+term return nearly the same images, so what looked like "MINE keeps the structure" is the
+C&W criterion's gradient alone. The **exact** MI does act: maximising it keeps $x'$ closer to $x$
+(higher cosine, smaller $L_2$) — what the paper attributes to MINE is what a well-estimated
+MI would do.
+
+### Try it
+The knobs that matter: the MI term, the $L_\infty$ bound $\epsilon$, the number of
+iterations $T$ and the target class.
+"""),
+    code("""\
+def show_attack(mi="MINE", epsilon=1.0, T=50, target=-1):
+    display(attack_demo(epsilon=epsilon, T=T, target=target, mi=mi))
 
 
-explore(show_attack, epsilon=slider(0.05, 1.0, 0.05, 1.0), kappa=slider(0.0, 5.0, 0.5, 0.0),
-        T=slider(10, 200, 10, 50), alpha=slider(0.002, 0.05, 0.002, 0.01), beta=slider(0.0, 0.5, 0.05, 0.1),
+explore(show_attack, mi=list(ABLATIONS), epsilon=slider(0.05, 1.0, 0.05, 1.0), T=slider(10, 200, 10, 50),
         target=[("untargeted", -1)] + [(str(c), c) for c in range(10)])"""),
     md(r"""
 Things to try: a small $\epsilon$ (0.1) makes some attacks fail — their adversarial image is
-crossed out and equals the original; a large $\kappa$ asks for a confident misclassification
-and costs larger perturbations; $\beta = 0$ freezes $c$ at 0, so nothing pushes towards
-misclassification at all.
+crossed out and equals the original; switch the MI term and compare the difference rows.
+`attack_demo` also takes $\kappa$ (a confident misclassification costs larger perturbations),
+$\alpha$ and $\beta$ ($\beta = 0$ freezes $c$ at 0: nothing pushes towards misclassification).
 """),
     md(PROFILE_NOTE),
     md(r"""

@@ -39,7 +39,9 @@ The pipeline (all in `uaelab.augment`, shared by notebooks 06–08):
 1. train the original model;
 2. generate **one example per training sample** with a method: **MINE-UAE** (MinMax, minimise MI),
    **L2-UAE** (same loop, but maximise the reconstruction loss instead of minimising MI) or
-   **GA**, Gaussian noise of std σ;
+   **GA**, Gaussian noise of std σ. The attacks run in the **released code's configuration**
+   (`preset="reference_code"`: summed squared errors, a random Glorot-uniform start δ0, c0 = 1e-3),
+   which produced the paper's numbers; `Table4Settings(preset="paper")` gives the paper text's;
 3. a sample whose attack **fails is replaced by a copy of itself**, so the augmented set is always
    original + N samples (the paper's replication rule). The **ASR** is the fraction of training
    samples whose example succeeded;
@@ -47,10 +49,15 @@ The pipeline (all in `uaelab.augment`, shared by notebooks 06–08):
 5. evaluate on the **untouched test set**; the improvement is relative to the original model, with
    the paper's sign: ↑ (positive) = lower error.
 
-We add one row the paper does not have: **Duplicate**, original + an exact copy of itself. At
-equal epochs every augmented model takes *twice as many gradient steps* as the original; Duplicate
-takes the same steps with nothing new in the data, so it tells how much of an improvement is just
-the longer training."""),
+We add rows the paper does not have, the **controls** of its claim:
+
+* **Duplicate**, original + an exact copy of itself. At equal epochs every augmented model takes
+  *twice as many gradient steps* as the original; Duplicate takes the same steps with nothing new
+  in the data, so it tells how much of an improvement is just the longer training.
+* **no-MI**: the same MinMax loop, start and success rule *without the MI term*
+  (`make_attack("no-mi", ...)`). If MINE-UAE and no-MI agree, the MI term did not shape the UAEs.
+* **closed-form MI**: the exact MI that random-sampling MINE estimates,
+  $-\tfrac{m}{2}\log(1-\cos^2(x, x'))$ (notebook 01, section 3), instead of the MINE networks."""),
     code("""\
 import torch
 
@@ -81,7 +88,7 @@ First the data and the original dense autoencoder (trained once and cached on di
 data = load_data(settings)
 print(data)
 task = ReconstructionTask("dense", epochs=settings.epochs, attack_set=settings.attack_set,
-                          pgd_eps=settings.pgd_eps, pgd_steps=settings.pgd_steps)
+                          pgd_eps=settings.pgd_eps, pgd_steps=settings.pgd_steps, preset=settings.preset)
 model = original_model(task, data, seed=aug.model_seed)
 print("test error of the original model:", task.evaluate(model, data)["error"])"""),
     md("""\
@@ -98,8 +105,27 @@ print(f"ASR = {success.float().mean():.3f} on {len(success)} training images; st
 comparison_grid(data.x_train[:10], x_adv[:10], success[:10], scale=0.8,
                 title="MINE-UAEs against the dense AE (failed ones crossed out)")"""),
     md("""\
-What to look at: the UAEs look like the same digits with structured changes, not noise. A red ✗
-marks samples where no iterate met the criterion; those are replaced by the original itself.
+A red ✗ marks samples where no iterate met the criterion; those are replaced by the original
+itself. How far do the UAEs move from their originals, and does the MI term shape them? The same
+generation without the MI term (no-MI), compared image by image:"""),
+    code("""\
+from uaelab.metrics import perturbation_sizes
+
+nomi_dir, x_nomi, success_nomi = generate(task, model, data.x_train, parse_method("no-mi"), seed=aug.seeds[0],
+                                          settings=aug, data_fp=data.fingerprint())
+sizes = perturbation_sizes(data.x_train, {"MINE-UAE": (x_adv, success), "no-MI": (x_nomi, success_nomi)})
+sizes.round(4)"""),
+    code(f"""{CHECK}
+both = success & success_nomi
+diff = (x_adv - x_nomi)[both].abs().amax()
+print("MINE-UAEs move pixels by more than one 8-bit grey level (1/255) on average:",
+      bool(sizes.loc["MINE-UAE", "mean_linf"] > 1 / 255))
+print("MINE-UAE and no-MI examples differ by less than 0.01 per pixel:", bool(diff < 0.01))"""),
+    md("""\
+**What to look at.** With the released start, a UAE is a real perturbation (the `mean_linf`
+column, in pixel units of [0, 1]) — but the MI term barely changes it: without MI, the loop returns
+nearly the same images. What makes a UAE here is the random start and the reconstruction criterion,
+not the mutual information. The table below tests whether that matters for augmentation.
 
 The augmented set and the retrained model:"""),
     code("""\
@@ -131,7 +157,8 @@ result.tables["direction"]"""),
 **What to look at.**
 
 * Every augmented model, Duplicate included, usually improves on the original: at equal epochs
-  it trains twice as many steps. Only the gap to **Duplicate** is due to the new samples.
+  it trains twice as many steps. Only the gap to **Duplicate** is due to the new samples, and only
+  the gap to **no-MI** is due to the MI term.
 * The **ASR** columns: MINE-UAE succeeds on many samples; where an attack never succeeds (ASR 0)
   its augmented set *is* the Duplicate set, and the two rows agree exactly.
 * `train_error` in the summary: the paper's SuppMat 6.10 reports training performance too.
@@ -140,14 +167,17 @@ result.tables["direction"]"""),
 
 Browse the examples of each autoencoder and method:"""),
     code("""\
+from IPython.display import display
+
 rows, _, _ = table4_rows()
 
 def show_uaes(kind="dense", method="MINE-UAE"):
-    return comparison_grid(*[t[:8] for t in next(r["examples"] for r in rows
-                                                  if r["model"] == kind and r["method"] == method)],
-                           scale=0.8, title=f"{method} against the {kind} AE")
+    display(comparison_grid(*[t[:8] for t in next(r["examples"] for r in rows
+                                                   if r["model"] == kind and r["method"] == method)],
+                            scale=0.8, title=f"{method} against the {kind} AE"))
 
-explore(show_uaes, kind=list(settings.kinds), method=["MINE-UAE", "L2-UAE", "GA (σ=0.01)", "GA (σ=0.001)"])"""),
+explore(show_uaes, kind=list(settings.kinds),
+        method=["MINE-UAE", "no-MI", "closed-form MI", "L2-UAE", "GA (σ=0.01)", "GA (σ=0.001)"])"""),
     md("""\
 ### Robustness (SuppMat 6.17)
 
@@ -239,14 +269,16 @@ on original + UAEs, then the authors' **post-hoc evaluation**: test reconstructi
 accuracy of Extremely Randomized Trees trained on the **selected features only**. M = 50 (10 when
 d is small). The paper finds a lower error and a higher accuracy on 5 of 6 datasets (not COIL-20).
 
-As in notebook 06, a **Duplicate** row (original + exact copy) is the control for the doubled
-number of gradient steps."""),
+As in notebook 06, the controls stand beside MINE-UAE: **Duplicate** (original + exact copy) for
+the doubled number of gradient steps, **no-MI** (the attack without its MI term) and
+**closed-form MI** (the exact MI instead of the MINE networks). The attacks use the released
+code's configuration (`preset="reference_code"`)."""),
     code("""\
 import torch
 
 from uaelab.augment import AugmentSettings, generate, original_model, parse_method
-from uaelab.experiments.table6_concrete import (PAPER, ConcreteTask, Table6Settings, default_M, load_data,
-                                                selection_figure, table6_concrete, table6_rows)
+from uaelab.experiments.table6_concrete import (PAPER, TABLE6_METHODS, ConcreteTask, Table6Settings, default_M,
+                                                load_data, selection_figure, table6_concrete, table6_rows)
 from uaelab.plotting import comparison_grid
 from uaelab.widgets import explore, slider
 from uaelab.config import active_profile
@@ -255,7 +287,7 @@ if active_profile() == "quick":
     torch.set_num_threads(1)  # tiny tensors: one thread is faster, and shares a busy CPU far better
 
 settings = Table6Settings.from_profile()
-aug = AugmentSettings.from_profile(methods=("original", "mine-uae", "duplicate"))
+aug = AugmentSettings.from_profile(methods=TABLE6_METHODS)
 print(settings)"""),
     md("""\
 Data: images are flattened to N×d tables, since the select layer picks single pixels. For MNIST
@@ -266,7 +298,7 @@ name = settings.datasets[0]
 data, image_shape = load_data(name, settings)
 M = settings.M or default_M(data.x_train.shape[1])
 print(data, "image shape", image_shape, "M =", M)
-task = ConcreteTask(M, name, epochs=settings.epochs, attack_set=settings.attack_set)
+task = ConcreteTask(M, name, epochs=settings.epochs, attack_set=settings.attack_set, preset=settings.preset)
 model = original_model(task, data, seed=aug.model_seed)
 metrics = task.evaluate(model, data)
 print(f"test error {metrics['error']:.5f}, Extra-Trees accuracy on the {M} selected features "
@@ -285,7 +317,7 @@ if len(image_shape) == 3:
     md("""\
 ## The table
 
-Original vs MINE-UAE (and Duplicate) for every dataset of the profile:"""),
+Original vs MINE-UAE and its controls for every dataset of the profile:"""),
     code("""\
 result = table6_concrete()
 result.tables["paper_style"]"""),
@@ -293,7 +325,8 @@ result.tables["paper_style"]"""),
 result.tables["direction"]"""),
     md("""\
 **What to look at.** The error usually drops for every retrained model (twice the gradient
-steps); the question is whether MINE-UAE beats **Duplicate**. Extra-Trees accuracy on 10 or 50
+steps); the question is whether MINE-UAE beats **Duplicate** (new data at all) and **no-MI**
+(the MI term). Extra-Trees accuracy on 10 or 50
 pixels is noisy: a difference of one or two points on a few hundred test samples is within the
 noise of which features happened to be picked. The paper's own numbers for comparison
 (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE):"""),

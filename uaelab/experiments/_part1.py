@@ -67,7 +67,7 @@ def make_mine_attack(method: str, model, profile: str | None, overrides: list[st
     from .. import criteria as C
     from ..attacks import make_attack
 
-    attack = make_attack(method, model, profile=profile, overrides=overrides, seed=seed)
+    attack = make_attack(method, model, profile=profile, overrides=overrides, seed=seed, kind="classifier")
     if target is not None:
         k = attack.settings.kappa if kappa is None else kappa
         attack.criterion = C.as_factory(C.cw(model, kappa=k, target=target))

@@ -28,9 +28,10 @@ PAPER_MNIST = {
     "adversarial": {"Original": (0.04785, None), "MINE-UAE": (0.04581, 0.9846), "L2-UAE": (0.06098, 0.4354),
                     "GA (σ=0.01)": (0.05793, 0.9979), "GA (σ=0.001)": (0.05544, 0.9983)},
 }
-# the paper's methods plus "duplicate" (original + an exact copy), the control for the doubled
-# number of gradient steps that retraining on a twice-as-large set gets at equal epochs
-TABLE4_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001", "duplicate")
+# the paper's methods plus the controls: "duplicate" (original + an exact copy) for the doubled
+# number of gradient steps that retraining on a twice-as-large set gets at equal epochs, and the
+# MI ablations "no-mi" (Algorithm 1 without the MI term) and "closed-form" (the exact MI)
+TABLE4_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001", "duplicate", "no-mi", "closed-form")
 METRICS = {"error": ("lower", True), "train_error": ("lower", True), "pgd_error": ("lower", True)}
 
 

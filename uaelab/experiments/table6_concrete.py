@@ -34,6 +34,8 @@ PAPER = {
     "activity": (0.00337, 0.00300, 0.8338, 0.8445),
 }
 METRICS = {"error": ("lower", True), "accuracy": ("higher", False), "train_error": ("lower", True)}
+# MINE-UAE with its controls: Duplicate and the two MI ablations (uaelab.augment.NAMED_METHODS)
+TABLE6_METHODS = ("original", "mine-uae", "duplicate", "no-mi", "closed-form")
 
 
 @register("table6")
@@ -219,7 +221,7 @@ def table6_rows(profile: str | None = None, progress: bool = True, **overrides) 
     """The per-(dataset, method, seed) rows of Table 6 (cached), with the settings and config used."""
     profile = active_profile(profile)
     exp_kw, aug_kw = split_overrides(overrides)
-    aug_kw.setdefault("methods", ("original", "mine-uae", "duplicate"))
+    aug_kw.setdefault("methods", TABLE6_METHODS)
     s = Table6Settings.from_profile(profile, **exp_kw)
     aug = AugmentSettings.from_profile(profile, **aug_kw)
     prints = [load_data(n, s)[0].fingerprint() for n in s.datasets]
