@@ -54,7 +54,9 @@ def test_table4_tiny(tmp_cache):
 def test_table6_tiny(tmp_cache):
     res = table6_concrete("quick", progress=False, train_limit=40, test_limit=30, epochs=2, attack_set=TINY_ATTACK)
     s = res.tables["summary"]
-    assert list(s.index.get_level_values("method")) == ["Original", "MINE-UAE", "Duplicate"]
+    assert list(s.index.get_level_values("method")) == ["Original", "MINE-UAE", "Duplicate", "no-MI",
+                                                        "closed-form MI"]
+    assert "preset reference_code" in res.notes  # the table says which attack configuration it used
     assert ((0 <= s["accuracy"]) & (s["accuracy"] <= 1)).all()
     assert "M=10" in res.notes and "d=64" in res.notes  # the paper's rule: M=10 for small d
     assert res.figures["selected"].axes

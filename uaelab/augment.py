@@ -88,6 +88,15 @@ class Method:
     overrides: dict[str, Any] = field(default_factory=dict)
     random: bool = False  # whether the result changes with the seed (noise drawn at random)
 
+    @property
+    def stream(self) -> str:
+        """Name of the random stream the attack is seeded from. The MinMax-loop methods (MINE-UAE,
+        no-MI, closed-form MI, L2-UAE) share one, so they start from the same δ0 and differ only
+        in their objective: the ablations are controlled comparisons."""
+        return "minmax" if self.attack in MINMAX_ATTACKS else self.key
+
+
+MINMAX_ATTACKS = ("mine-uae", "no-mi", "l2-uae")  # attacks that run the MinMax loop from a random δ0
 
 # short name -> (table label, attack method, overrides), for the methods without a parameter
 NAMED_METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
@@ -206,7 +215,7 @@ def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method:
     """
     from . import store
 
-    attack = task.make_attack(method, model, derive_seed(seed, method.key))
+    attack = task.make_attack(method, model, derive_seed(seed, method.stream))
     config = {"task": task.name, "task_config": task.config(), "method": method.key, "seed": seed,
               "attack": _attack_config(attack)}
     out_dir = uae_dir(task, data_fp, method, seed, config["attack"])
@@ -220,7 +229,7 @@ def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method:
 def _attack_config(attack: Any) -> Any:
     """Everything an attack's output depends on besides the data and seed: the solver and MINE
     settings and the attacked model's weights (so a retrained model never reuses stale UAEs)."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"seed": getattr(attack, "seed", None)}  # the attack's own (derived) seed
     for name in ("settings", "mine_settings"):
         value = getattr(attack, name, None)
         if value is not None and hasattr(value, "to_dict"):

@@ -26,7 +26,7 @@ from ..config import active_profile
 from ..utils import atomic_write_bytes, cache_dir, fingerprint, repo_root
 
 T = TypeVar("T")
-CACHE_VERSION = 1  # bump to invalidate every cached result after a change in semantics
+CACHE_VERSION = 2  # bump to invalidate every cached result after a change in semantics
 
 
 @dataclass
