@@ -33,12 +33,14 @@ def test_no_mi_freezes_at_its_first_success_and_is_batch_independent(digits_ae):
     res = att(x)
     assert res.success.float().mean() >= 0.75
     assert torch.isnan(res.mi_best).all() and torch.isnan(res.history["mi"]).all()
-    succ = res.history["success"]  # [T, B]
+    succ = res.history["success"]  # [T, B]; the released preset judges δ_{t-1} at iteration t
+    start = att._init_x(x, torch.arange(len(x)), 1.0)
+    iterates = [start] + seen  # δ_0, δ_1, ..., δ_T
     for i in torch.nonzero(res.success).flatten().tolist():
         first = int(torch.nonzero(succ[:, i])[0])
         # the returned iterate is the first successful one, and δ never moves afterwards
-        assert torch.equal(res.x_adv[i], seen[first][i])
-        assert all(torch.equal(seen[t][i], seen[first][i]) for t in range(first, len(seen)))
+        assert torch.equal(res.x_adv[i], iterates[first][i])
+        assert all(torch.equal(iterates[t][i], iterates[first][i]) for t in range(first, len(iterates)))
     alone = make_attack("no-mi", ae, profile="quick", preset="reference_code")(x[3:4], indices=torch.tensor([3]))
     torch.testing.assert_close(alone.x_adv[0], res.x_adv[3])
 
@@ -96,6 +98,7 @@ def test_released_preset_on_digits_reaches_real_perturbations(digits_ae):
 def test_preset_units_and_start():
     ref = PRESETS["reference_code"]
     assert ref["attack"]["units"] == "mnist" and ref["attack"]["recon_norm"] == "sq"
+    assert ref["attack"]["judge"] == "before_step" and MinMaxSettings().judge == "after_step"
     assert ref["mine"]["projection"] == "per_evaluation"
     for method in ("mine-uae", "no-mi", "l2-uae"):
         att = make_attack(method, DenseAE((1, 8, 8), hidden=4), preset="reference_code")
@@ -130,8 +133,10 @@ def test_l2_uae_objective_follows_the_criterion_units(digits_ae):
         att = make_attack("l2-uae", ae, profile="quick", preset=preset, overrides=["l2uae.T=1", "l2uae.mi_eval_steps=0"],
                           callback=lambda d: seen.append(d["x_adv"]))
         res = att(x)
+        # the first judged iterate: δ_1 (paper) or the start δ_0 (released, judged before its step)
+        judged = seen[0] if preset == "paper" else att._init_x(x, torch.arange(len(x)), 1.0)
         with torch.no_grad():
-            sq = (x - ae(seen[0])).flatten(1).pow(2).sum(1)
+            sq = (x - ae(judged)).flatten(1).pow(2).sum(1)
         torch.testing.assert_close(res.history["mi"][0], expect(sq), rtol=1e-4, atol=1e-6)
 
 
@@ -170,3 +175,24 @@ def test_tables_default_to_the_released_preset():
     with pytest.raises(ValueError, match="preset"):
         Table4Settings.from_dict({"preset": "released"})
     assert MinMaxSettings().units == "native"  # the paper text's default is untouched
+
+
+def test_released_judging_counts_a_successful_start():
+    """judge="before_step": δ_0..δ_{T-1} compete (the released loop fetches x+δ with its update);
+    a criterion that only the start meets makes the attack succeed with the start itself."""
+    ae = DenseAE((1, 8, 8), hidden=4)
+    x = torch.rand(3, 1, 8, 8)
+    calls = []
+
+    def only_first(xa):  # success (f <= 0) for the first evaluation only: the start δ_0
+        calls.append(1)
+        return torch.full((xa.shape[0],), -1.0 if len(calls) == 1 else 1.0)
+
+    crit = C.FromCallable(only_first, "min")
+    over = ["minmax.T=3", "minmax.delta_init=glorot"]
+    before = make_attack("no-mi", ae, criterion=crit, overrides=over + ["minmax.judge=before_step"])(x)
+    start = make_attack("no-mi", ae, overrides=over)._init_x(x, torch.arange(3), 1.0)
+    assert before.success.all() and torch.equal(before.x_adv, start)
+    calls.clear()
+    after = make_attack("no-mi", ae, criterion=crit, overrides=over)(x)
+    assert not after.success.any()

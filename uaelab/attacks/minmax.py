@@ -8,7 +8,9 @@ Per iteration t = 1..T, for every sample at once:
 3. ``mine.steps`` Adam steps of the per-sample statistics networks, then I_t = I(x; x+δ);
 4. c ← max(0, (1 − β/t^{1/4})·c + β·f⁺(x+δ));
 5. keep the best successful iterate: largest I ("max"), smallest positive I ("min"; if no
-   successful iterate has I > 0, the successful one with I closest to 0).
+   successful iterate has I > 0, the successful one with I closest to 0). ``judge`` says which
+   iterates compete: the new ones δ_1..δ_T (the paper) or, as the released code does,
+   δ_0..δ_{T-1}, each judged before its update (so a random start that succeeds counts).
 
 A sample without any successful iterate returns its original x, flagged unsuccessful (the
 released unsupervised code returns its lowest-f iterate instead: ``fallback="lowest_f"``).
@@ -42,6 +44,11 @@ class MinMaxSettings(Settings):
     delta_init: Literal["zero", "uniform", "glorot"] = "zero"  # δ0: 0 (paper), U(−ε, ε), or glorot (code)
     direction: Literal["auto", "max", "min"] = "auto"  # MI direction; auto = the criterion's
     fallback: Literal["original", "lowest_f"] = "original"  # what a never-successful sample returns
+    # which iterates compete for "best successful": "after_step" (the paper's Algorithm 1: each new
+    # iterate δ_1..δ_T) or "before_step" (the released loop fetches x+δ and f with the update op,
+    # i.e. before the step: δ_0..δ_{T-1}, so a successful random start counts; c is updated with
+    # that same pre-step f)
+    judge: Literal["after_step", "before_step"] = "after_step"
     recon_norm: Literal["l2", "sq"] = "l2"  # default reconstruction criterion: paper l2, code sq
     # "mnist": inputs smaller than MNIST's 784 values get the released code's MNIST scale: the
     # reconstruction criterion (and L2-UAE's objective) ×784/d and the Glorot δ0 of a 28×28
@@ -70,7 +77,7 @@ class MinMaxSettings(Settings):
 # on smaller ones (digits 8×8, Isolet, COIL-20 at 20×20) it keeps the released step sizes
 # effective (see MinMaxSettings.units)
 REFERENCE_CODE = {"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f", "delta_init": "glorot",
-                  "units": "mnist"}
+                  "units": "mnist", "judge": "before_step"}
 
 
 def glorot_limit(sample_shape) -> float:
@@ -128,7 +135,8 @@ class MinMax(Attack):
         mode = self.settings.delta_init
         if mode == "zero":
             return x.clone()
-        half = eps if mode == "uniform" else min(eps, start_limit(tuple(x.shape[1:]), self.settings.units))
+        half = eps if mode == "uniform" else min(eps, start_limit(tuple(x.shape[1:]),
+                                                                      getattr(self.settings, "units", "native")))
         # One generator per sample index, so a sample's start does not depend on its batch.
         noise = torch.stack([torch.rand(x.shape[1:], generator=generator(self.seed, "delta", int(i)))
                              for i in idx]).to(x.device)
@@ -156,7 +164,34 @@ class MinMax(Attack):
         if self.progress:
             from tqdm.auto import tqdm
             its = tqdm(its, desc=type(self).__name__, leave=False)
+        view = (-1,) + (1,) * (x.dim() - 1)
+
+        def judge(xa_d: Tensor, fd: Tensor, sim: Tensor) -> Tensor:
+            """Step 5 for one iterate: keep it if it is the best successful one so far (and track
+            the lowest-f iterate for the fallback); returns its success mask."""
+            nonlocal best_x, best_sim, best_f, tier, low_x, low_f, low_sim
+            succ = fd <= 0
+            if direction == "max":
+                cand = torch.zeros_like(tier)
+                better = succ & ((tier > 0) | (sim > best_sim))
+            else:
+                cand = torch.where(sim > 0, 0, 1)
+                closer = torch.where(cand == 0, sim < best_sim, sim > best_sim)
+                better = succ & ((cand < tier) | ((cand == tier) & closer))
+            best_x = torch.where(better.view(view), xa_d, best_x)
+            best_sim = torch.where(better, sim, best_sim)
+            best_f = torch.where(better, fd, best_f)
+            tier = torch.where(better, cand, tier)
+            lower = fd < low_f
+            low_x = torch.where(lower.view(view), xa_d, low_x)
+            low_f = torch.where(lower, fd, low_f)
+            low_sim = torch.where(lower, sim, low_sim)
+            return succ
+
+        before = getattr(s, "judge", "after_step") == "before_step"  # the penalty baseline has no judge
         for t in its:
+            if before:  # the released loop judges x+δ_{t-1} (fetched with its update), δ_0 included
+                judged = (xa.detach(), f.detach(), sim)
             # 1-2: gradient step on c·f⁺ ∓ I, then projection; f⁺ has no gradient where f <= 0
             gf = c * (f.detach() > 0).float()
             pairs = [(o, g) for o, g in zip([*outs, f], [sign * g for g in gs] + [gf]) if o.requires_grad]
@@ -169,34 +204,18 @@ class MinMax(Attack):
             with torch.enable_grad():
                 f = self.evaluate(crit, xa)
                 sim, outs, gs = self._sim(xa, t)
-            fd = f.detach()
-            # 4: ascent on c
+            if not before:
+                judged = (xa.detach(), f.detach(), sim)
+            # 4: ascent on c, with f of the judged iterate
             if not fixed_c:
-                c = ((1 - beta / t ** 0.25) * c + beta * fd.clamp(min=0)).clamp(min=0)
+                c = ((1 - beta / t ** 0.25) * c + beta * judged[1].clamp(min=0)).clamp(min=0)
             # 5: best successful iterate
-            succ = fd <= 0
-            if direction == "max":
-                cand = torch.zeros_like(tier)
-                better = succ & ((tier > 0) | (sim > best_sim))
-            else:
-                cand = torch.where(sim > 0, 0, 1)
-                closer = torch.where(cand == 0, sim < best_sim, sim > best_sim)
-                better = succ & ((cand < tier) | ((cand == tier) & closer))
-            view = (-1,) + (1,) * (x.dim() - 1)
-            best_x = torch.where(better.view(view), xa.detach(), best_x)
-            best_sim = torch.where(better, sim, best_sim)
-            best_f = torch.where(better, fd, best_f)
-            tier = torch.where(better, cand, tier)
-            lower = fd < low_f
-            low_x = torch.where(lower.view(view), xa.detach(), low_x)
-            low_f = torch.where(lower, fd, low_f)
-            low_sim = torch.where(lower, sim, low_sim)
-            for k, v in (("mi", sim), ("f", fd), ("c", c), ("success", succ)):
+            succ = judge(*judged)
+            for k, v in (("mi", judged[2]), ("f", judged[1]), ("c", c), ("success", succ)):
                 hist[k].append(v.detach().clone())
             self.notify(t, x, xa, c)
         return dict(best_x=best_x, best_sim=best_sim, best_f=best_f, found=tier < 2, c=c,
-                    last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim,
-                    f_orig=None, history={k: torch.stack(v) for k, v in hist.items()})
+                    last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim, history={k: torch.stack(v) for k, v in hist.items()})
 
     def _finish(self, x: Tensor, crit, out: dict) -> AttackResult:
         found = out["found"]
