@@ -274,6 +274,8 @@ class StatNets:
     storage layout changes no value; only float summation orders change.
     """
 
+    adam_chunk_bytes = 1 << 20  # CPU: dW1 is formed and applied this many bytes at a time
+
     def __init__(self, n_in: int, generators: Sequence[torch.Generator], *,
                  hidden: Sequence[int] = (512, 10), map_shape: tuple[int, int] | None = None,
                  conv_filters: int = 16, conv_kernel: int = 2, device: torch.device | str = "cpu",
@@ -414,12 +416,14 @@ class StatNets:
 
     @torch.no_grad()
     def _grads(self, ab: Tensor, perm: Tensor, params: Sequence[Tensor], need: str = "params",
-               abT: Tensor | None = None):
+               abT: Tensor | None = None, w1_factor: bool = False):
         """Hand-written gradients of loss = -Σ_i DV_i for two dense layers per branch.
 
         Returns (dv [B], grads of the params) or, with need="b", (dv, d DV/d b [B, K, n]).
         Fast layout (class docstring): W2 is stored as W2ᵀ, its gradient is returned as dW2ᵀ.
-        The parameter gradients are buffers, valid until the next call.
+        With ``w1_factor`` the first entry is dMᵀ [2B, H, n] instead of dW1 = dM·W2 ᵀ, for
+        :meth:`_adam_fast` to form dW1 piecewise. The gradients are buffers, valid until the
+        next call.
         """
         W1, b1, W2T, b2, w = params
         B, K, (B2, H, N1) = self.B, ab.shape[1], W2T.shape
@@ -435,7 +439,8 @@ class StatNets:
         dzm = torch.sign(rm, out=zm).mul_(wc).mul_(p.unsqueeze(1))
         # the shuffle's transpose: a gather by the inverse permutation (each b output took part
         # in exactly one shuffled pair, so this adds the same two numbers as a scatter_add)
-        inv = torch.argsort(perm, 1).unsqueeze(1).expand_as(dzm)
+        inv = torch.empty_like(perm).scatter_(1, perm, self._arange(perm))
+        inv = inv.unsqueeze(1).expand_as(dzm)
         if need == "b":
             dhbK = torch.gather(dzm, 2, inv, out=rm).add_(dzj).transpose(1, 2)  # [B, K, H] view
             # [K, H] @ [H, n]: the [K, H] operand stored contiguously is the fast form here
@@ -446,7 +451,7 @@ class StatNets:
         torch.gather(dzm, 2, inv, out=dh[B:]).add_(dzj)
         dMT = torch.bmm(dh, ab, out=self._buf("dMT", (B2, H, ab.shape[2]), W1))  # [2B, H, n]
         dc = dh.sum(2)  # [2B, H]
-        dW1 = torch.bmm(dMT.transpose(1, 2), W2T, out=self._buf("dW1", W1.shape, W1))  # [2B, n, N1]
+        dW1 = dMT if w1_factor else torch.bmm(dMT.transpose(1, 2), W2T, out=self._buf("dW1", W1.shape, W1))
         db1 = torch.bmm(dc.unsqueeze(1), W2T, out=self._buf("db1", (B2, 1, N1), W1)).squeeze(1)
         dW2T = torch.bmm(dMT, W1, out=self._buf("dW2T", W2T.shape, W1))  # [2B, H, N1]
         dW2T.addcmul_(dc.unsqueeze(2), b1.unsqueeze(1))  # + dc ⊗ b1
@@ -480,9 +485,47 @@ class StatNets:
         ``abT``: optionally ``ab`` with the K axis last ([2B, n, K], contiguous), the fast
         path's preferred operand; a caller stepping many times on the same pairs makes it once.
         """
-        dv, grads = self.gradients(ab, self.permutations(ab.shape[1]), abT=abT)
-        self._adam(grads)
+        perm = self.permutations(ab.shape[1])
+        if self.fast:
+            dv, grads = self._grads(ab, perm, self.params, abT=abT, w1_factor=True)
+            self._adam_fast(grads)
+        else:
+            dv, grads = self._autograd(ab, perm, self.params)
+            self._adam(grads)
         return dv
+
+    def _arange(self, perm: Tensor) -> Tensor:
+        r = self._ws.get("arange")
+        if r is None or r.shape != perm.shape or r.device != perm.device:
+            r = self._ws["arange"] = torch.arange(perm.shape[1], device=perm.device).expand_as(perm)
+        return r
+
+    @torch.no_grad()
+    def _adam_fast(self, grads: Sequence[Tensor]) -> None:
+        """Adam for the fast path, given dMᵀ in place of dW1 (``_grads(w1_factor=True)``).
+
+        dW1 = dM·W2ᵀ is the step's largest tensor (33 MB at the released sizes). On CPU it is
+        formed a few networks at a time into a 1 MB buffer and consumed by the Adam update of
+        those networks while still in cache, instead of being written to and read back from
+        memory in full (measured: the two together 20-30% faster). Elementwise Adam on
+        slices is the same update. Other devices take all networks at once.
+        """
+        for s in self.adam_steps:
+            s += 1
+        dMT, W1, W2T = grads[0], self.params[0], self.params[2]
+        n2 = W1.shape[0]
+        c = max(1, self.adam_chunk_bytes // (W1[0].numel() * W1.element_size())) if W1.is_cpu else n2
+        buf = self._buf("dW1_chunk", (min(c, n2), *W1.shape[1:]), W1)
+        kw = dict(lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=self.adam_eps,
+                  amsgrad=False, maximize=False)
+        # dW1 before the other updates: it needs W2 as it was at the forward pass
+        for i in range(0, n2, c):
+            sl = slice(i, min(i + c, n2))
+            g = torch.bmm(dMT[sl].transpose(1, 2), W2T[sl], out=buf[:sl.stop - sl.start])
+            torch._fused_adam_([W1[sl]], [g], [self.m1[0][sl]], [self.m2[0][sl]], [],
+                               [self.adam_steps[0]], **kw)
+        torch._fused_adam_(self.params[1:], list(grads[1:]), self.m1[1:], self.m2[1:], [],
+                           self.adam_steps[1:], **kw)
 
     @torch.no_grad()
     def _adam(self, grads: Sequence[Tensor]) -> None:
