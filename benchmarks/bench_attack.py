@@ -339,15 +339,20 @@ def main(argv=None) -> int:
     result["batched_success_rate"] = float(batched["success"].float().mean())
     result["batched_mi_best_quantiles"] = _quantiles(batched["mi_best"][batched["success"]])
     if args.baseline:
-        med = lambda kind, key: sorted(r[key] for r in runs[kind])[(len(runs[kind]) - 1) // 2]
+        median = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:][:2]) / 2
+        # each alternation is a pair of neighbouring runs: its ratio is what load drifts spare
+        pairs = list(zip(runs["baseline"], runs["current"]))
+        ratios = [c["samples_per_s"] / b["samples_per_s"] for b, c in pairs]
+        it_ratios = [b["median_seconds_per_iteration"] / c["median_seconds_per_iteration"] for b, c in pairs]
         mi_new, mi_old = (_quantiles(r["mi_best"][r["success"]]) for r in (batched, base))
         result["vs_baseline"] = {
-            "baseline_commit": args.baseline, "reps": args.reps,
-            "samples_per_s": {"baseline": med("baseline", "samples_per_s"), "current": med("current", "samples_per_s")},
-            "speedup": med("current", "samples_per_s") / med("baseline", "samples_per_s"),
-            "median_seconds_per_iteration": {k: med(k, "median_seconds_per_iteration") for k in runs},
-            "speedup_per_iteration": med("baseline", "median_seconds_per_iteration")
-                                     / med("current", "median_seconds_per_iteration"),
+            "baseline_commit": args.baseline, "reps": args.reps, "threads": b["torch_threads"],
+            "samples_per_s": {k: median([r["samples_per_s"] for r in runs[k]]) for k in runs},
+            "speedup": median(ratios), "speedup_per_pair": ratios,
+            "median_seconds_per_iteration": {k: median([r["median_seconds_per_iteration"] for r in runs[k]])
+                                             for k in runs},
+            "speedup_per_iteration": median(it_ratios), "speedup_per_iteration_per_pair": it_ratios,
+            "loadavg_per_run": {k: [r["loadavg"] for r in runs[k]] for k in runs},
             "successes": {"baseline": int(base["success"].sum()), "current": int(batched["success"].sum())},
             "mi_best_quantiles": {"baseline": mi_old, "current": mi_new},
             "mi_quantile_rel_diff": {q: abs(mi_new[q] - mi_old[q]) / abs(mi_old[q]) for q in mi_old},
@@ -365,6 +370,8 @@ def main(argv=None) -> int:
         "roofline_samples_per_s": 1 / max(cost["flops_per_sample"] / (peaks["sgemm_gflops"] * 1e9),
                                           cost["bytes_per_sample"] / (peaks["copy_gbps"] * 1e9)),
     }
+    result["cuda"] = ("no GPU was available to this run" if not torch.cuda.is_available() else
+                      "a GPU is present; this script measures the CPU path only")
     result["cases"] = cases
     result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                          "cuda": torch.cuda.is_available(),
