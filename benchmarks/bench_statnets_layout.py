@@ -106,6 +106,26 @@ def main(argv=None) -> int:
         }),
     }
     B = args.B
+    dhb, MbT = r(B, K, H), r(B, H, n)
+    products["input gradient dI/db = dh_b·M_b^T  [K,H]x[H,n]"] = (K * n * H / 2, {
+        "bmm(dh_b, M_b^T view)  (legacy)": lambda: torch.bmm(dhb, t(MbT.transpose(1, 2).contiguous())),
+        "bmm(dh_bT^T view, MT_b)": lambda: torch.bmm(t(dhb.transpose(1, 2).contiguous()), MbT),
+        "bmm(dh_b, MT_b), dh_b made contiguous": lambda: torch.bmm(dhb, MbT),
+    })
+    # dW1 followed by its Adam update, whole or a few networks at a time (StatNets._adam_fast)
+    m1, m2, step = torch.zeros_like(W1), torch.zeros_like(W1), [torch.ones(())]
+    adam = dict(lr=1e-5, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-7, amsgrad=False, maximize=False)
+
+    def dw1_adam(c: int):
+        buf = torch.empty(min(c, B2), n, N1)
+
+        def f():
+            for i in range(0, B2, c):
+                g_ = torch.bmm(t(dMT[i:i + c]), W2T[i:i + c], out=buf[:min(c, B2 - i)])
+                torch._fused_adam_([W1[i:i + c]], [g_], [m1[i:i + c]], [m2[i:i + c]], [], step, **adam)
+        return f
+    adam_ways = {f"dW1 then Adam, {c} networks at a time" + ("  (legacy: all)" if c == B2 else ""): dw1_adam(c)
+                 for c in (B2, 16, 4)}
     perm = torch.stack([torch.randperm(K, generator=g) for _ in range(B)])
     inv = torch.argsort(perm, 1)
     hb, hbT = dh[B:], dhT[B:].contiguous()
@@ -129,6 +149,7 @@ def main(argv=None) -> int:
         "input gradient dz·P^T": lambda: zb @ P.t(),
         "variance: torch.var  (legacy)": lambda: z.var(-1, unbiased=False, keepdim=True),
         "variance: mean of centred squares": lambda: (z - z.mean(-1, keepdim=True)).square_().mean(-1, keepdim=True),
+        "variance: centred dot product (vecdot)": lambda: (lambda c: torch.linalg.vecdot(c, c) / n)(z - z.mean(-1, keepdim=True)),
     }
     sgemm_a, sgemm_b = r(2048, 2048), r(2048, 2048)
     load0 = loadavg()
@@ -138,6 +159,7 @@ def main(argv=None) -> int:
         secs = interleaved(ways, args.reps)
         result["products"][name] = {w: {"ms": s * 1e3, "gflops": 2 * B2 * mnk / s / 1e9} for w, s in secs.items()}
     result["shuffle_ms"] = {k: v * 1e3 for k, v in interleaved(shuffles, args.reps).items()}
+    result["dW1_adam_ms"] = {k: v * 1e3 for k, v in interleaved(adam_ways, args.reps).items()}
     sm = interleaved(sampler, max(3, args.reps // 3))
     result["sampler"] = {k: {"ms": v * 1e3} for k, v in sm.items()}
     for k in result["sampler"]:
@@ -151,7 +173,7 @@ def main(argv=None) -> int:
         print(name)
         for w, v in ways.items():
             print(f"  {w:45s} {v['ms']:7.2f} ms  {v['gflops']:6.1f} GFLOP/s")
-    for k, v in result["shuffle_ms"].items():
+    for k, v in {**result["shuffle_ms"], **result["dW1_adam_ms"]}.items():
         print(f"{k:47s} {v:7.2f} ms")
     for k, v in result["sampler"].items():
         print(f"{k:47s} {v['ms']:7.2f} ms" + (f"  {v['gflops']:6.1f} GFLOP/s" if "gflops" in v else ""))
