@@ -117,6 +117,22 @@ def test_batched_training_equals_separate_networks():
     torch.testing.assert_close(batch.params[-1][1], alone.params[-1][0], rtol=0, atol=1e-6)
 
 
+def test_piecewise_w1_adam_equals_one_update():
+    """step() forms dW1 a few networks at a time inside the Adam update: the same update as the
+    whole dW1 from _grads followed by one fused Adam."""
+    B, K, n = 3, 20, 8
+    gens = lambda: [torch.Generator().manual_seed(7 + i) for i in range(B)]
+    piecewise, whole = StatNets(n, gens(), hidden=(16, 4), lr=1e-2), StatNets(n, gens(), hidden=(16, 4), lr=1e-2)
+    piecewise.adam_chunk_bytes = 1  # one network per piece
+    ab = torch.randn(2 * B, K, n)
+    for _ in range(3):
+        piecewise.step(ab)
+        _, grads = whole._grads(ab, whole.permutations(K), whole.params)
+        whole._adam(grads)
+    for p, q in zip(piecewise.params, whole.params):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-7)
+
+
 def test_training_increases_the_bound():
     a, b = correlated(512, 4, 1.0, seed=3)
     nets = StatNets(4, [torch.Generator().manual_seed(0)], hidden=(64, 16), lr=1e-3)

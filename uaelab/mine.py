@@ -112,9 +112,38 @@ class MineSettings(Settings):
 # -- samplers --------------------------------------------------------------------------------
 def standardise(v: Tensor, eps: float = 1e-6) -> Tensor:
     """Standardise along the last dim; finite for constant vectors (the variance gets ``eps``)."""
-    mean = v.mean(-1, keepdim=True)
-    var = v.var(-1, unbiased=False, keepdim=True)
-    return (v - mean) / torch.sqrt(var + eps)
+    c = v - v.mean(-1, keepdim=True)
+    # the mean of centred squares by a dot product, not torch.var: the same value, 10x faster
+    # on CPU for short rows and without a temporary of v's size
+    var = torch.linalg.vecdot(c, c).unsqueeze(-1) / v.shape[-1]
+    return c / torch.sqrt(var + eps)
+
+
+class _ProjectStandardise(torch.autograd.Function):
+    """``standardise((flat @ P).view(B, K, m), eps)`` with a hand-written backward.
+
+    The same values as the composed version; the forward works in place on the product and
+    the backward is three passes over [B, K, m] and one matmul, where autograd through
+    :func:`standardise` keeps and revisits half a dozen [B, K, m] temporaries per call.
+    """
+
+    @staticmethod
+    def forward(ctx, flat: Tensor, P: Tensor, K: int, m: int, eps: float) -> Tensor:
+        u = (flat @ P).view(flat.shape[0], K, m)
+        u.sub_(u.mean(-1, keepdim=True))
+        sd = (torch.linalg.vecdot(u, u).unsqueeze(-1) / m).add_(eps).sqrt_()
+        u.div_(sd)
+        ctx.save_for_backward(P, u, sd)
+        return u
+
+    @staticmethod
+    def backward(ctx, du: Tensor):
+        P, u, sd = ctx.saved_tensors
+        # u = c/sd with c = z - mean(z), sd = sqrt(mean(c²) + eps):
+        # dL/dc = (du - u·mean(du·u)) / sd, then dL/dz = dL/dc - mean(dL/dc)
+        g = torch.addcmul(du, u, torch.linalg.vecdot(du, u).unsqueeze(-1) / u.shape[-1], value=-1)
+        g.sub_(g.mean(-1, keepdim=True)).div_(sd)
+        return g.view(g.shape[0], -1) @ P.t(), None, None, None, None
 
 
 class RandomSampler:
@@ -142,8 +171,7 @@ class RandomSampler:
         for start in range(0, self.K, rows):
             k = min(rows, self.K - start)
             g = generator(self.seed, "projection", str(self.key), start)
-            P = torch.randn(self.d, k * self.m, generator=g) / math.sqrt(self.m)
-            yield P.to(self.device)
+            yield torch.randn(self.d, k * self.m, generator=g).div_(math.sqrt(self.m)).to(self.device)
 
     def redraw(self, key: object) -> None:
         """Use the projection seeded by ``key`` from now on (no-op if it is the current one)."""
@@ -151,7 +179,12 @@ class RandomSampler:
             return
         self.key = key
         if 4 * self.d * self.K * self.m <= self.max_cache_bytes:
-            self._P = torch.cat(list(self._chunks()), dim=1)
+            # filled chunk by chunk, not concatenated: one [d, K·m] tensor instead of two
+            self._P = torch.empty(self.d, self.K * self.m, device=self.device)
+            start = 0
+            for P in self._chunks():
+                self._P[:, start:start + P.shape[1]] = P
+                start += P.shape[1]
         else:
             self._P = None
 
@@ -160,9 +193,8 @@ class RandomSampler:
         flat = x.reshape(x.shape[0], -1)
         assert flat.shape[1] == self.d, (flat.shape, self.d)
         if self._P is not None:
-            z = flat @ self._P
-        else:
-            z = torch.cat([flat @ P for P in self._chunks()], dim=1)
+            return _ProjectStandardise.apply(flat, self._P, self.K, self.m, self.eps)
+        z = torch.cat([flat @ P for P in self._chunks()], dim=1)
         return standardise(z.view(x.shape[0], self.K, self.m), self.eps)
 
 
@@ -253,7 +285,16 @@ class StatNets:
     Two implementations of the gradient: autograd through the folded network (any ``hidden``,
     conv mode), and, for the default two dense layers, hand-written gradients (:meth:`_grads`)
     that skip autograd's bookkeeping; a test checks that both agree.
+
+    The hand-written path (``self.fast``) stores the last dense weight transposed, W2ᵀ
+    [2B, H, N1], and keeps the K axis last ([2B, H, K]) for everything between the products:
+    every one of its five batched products then has the narrow H = 10 side as the rows of
+    its output, the form in which the BLAS runs 2.5-3x faster on CPU than the [K, H] /
+    [n, H] outputs (``benchmarks/bench_statnets_layout.py``). Adam is elementwise, so the
+    storage layout changes no value; only float summation orders change.
     """
+
+    adam_chunk_bytes = 1 << 20  # CPU: dW1 is formed and applied this many bytes at a time
 
     def __init__(self, n_in: int, generators: Sequence[torch.Generator], *,
                  hidden: Sequence[int] = (512, 10), map_shape: tuple[int, int] | None = None,
@@ -270,7 +311,8 @@ class StatNets:
         self.bias_correction, self.ema_rate = bias_correction, ema_rate
         self.n_in = n_in
         self.fast = manual_grad and map_shape is None and len(self.hidden) == 2
-        self._dW1: Tensor | None = None
+        self.w2_transposed = self.fast  # the fast path's layout: W2 stored as W2ᵀ [2B, H, N1]
+        self._ws: dict[str, Tensor] = {}  # the fast path's per-step tensors, see _buf
         self.reset()
 
     # parameters --------------------------------------------------------------------------
@@ -284,6 +326,8 @@ class StatNets:
         for h in self.hidden:
             ps += [_glorot((n, h), n, h, g), torch.zeros(h)]
             n = h
+        if self.w2_transposed:  # same draws, stored [H, N1]
+            ps[-2] = ps[-2].t().contiguous()
         return ps
 
     def reset(self) -> None:
@@ -307,8 +351,9 @@ class StatNets:
         i = 2 if self.map_shape is not None else 0
         M, c = ps[i], ps[i + 1]
         for j in range(i + 2, len(ps), 2):
-            M = M @ ps[j]
-            c = (c.unsqueeze(1) @ ps[j]).squeeze(1) + ps[j + 1]
+            Wj = ps[j].transpose(1, 2) if self.w2_transposed else ps[j]
+            M = M @ Wj
+            c = (c.unsqueeze(1) @ Wj).squeeze(1) + ps[j + 1]
         if self.map_shape is not None:
             # conv (F filters, k×k, valid) then flatten: its transpose maps M back to pixels
             wc, bc = ps[0], ps[1]  # [2B, F, 1, k, k], [2B, F]
@@ -353,48 +398,85 @@ class StatNets:
         self.log_ema = torch.logaddexp(prev + math.log1p(-r), lme + math.log(r)) if r < 1 else lme
         return torch.exp(lme - self.log_ema)
 
+    def _buf(self, name: str, shape: Sequence[int], like: Tensor) -> Tensor:
+        """A tensor kept between steps for one intermediate of the fast path.
+
+        A step makes a dozen tensors of 0.3-33 MB; freshly allocated, each is page-faulted in
+        again at every step (the allocator returns such sizes to the OS): measured ~3000
+        faults per step, ~15 ms at the ~5 µs a fault costs on a VM. Buffers are only for
+        tensors that die within the step (or are consumed by the Adam update right after)."""
+        b = self._ws.get(name)
+        if b is None or b.shape != tuple(shape) or b.dtype != like.dtype or b.device != like.device:
+            b = self._ws[name] = torch.empty(tuple(shape), dtype=like.dtype, device=like.device)
+        return b
+
+    def _fast_forward(self, ab: Tensor, abT: Tensor | None, perm: Tensor, params: Sequence[Tensor]):
+        """Forward pass of the fast layout, K axis last: the folded Mᵀ [2B, H, n], the joint and
+        shuffled pre-activations zj, zm [B, H, K], their ReLUs and the scores joint, marg [B, K].
+        All but the scores live in buffers (:meth:`_buf`)."""
+        W1, b1, W2T, b2, w = params
+        B, (B2, H, N1), K, n = self.B, W2T.shape, ab.shape[1], ab.shape[2]
+        MT = torch.bmm(W2T, W1.transpose(1, 2), out=self._buf("MT", (B2, H, n), W1))  # folded
+        cT = torch.baddbmm(b2.unsqueeze(-1), W2T, b1.unsqueeze(-1))  # [2B, H, 1]
+        # abT (the pairs with K last, [2B, n, K]) is the fastest right operand; a transposed
+        # view of ab gives the same values when the caller has no abT
+        hT = torch.baddbmm(cT, MT, ab.transpose(1, 2) if abT is None else abT,
+                           out=self._buf("hT", (B2, H, K), W1))  # [2B, H, K]
+        ha, hb = hT[:B], hT[B:]
+        # the marginal: b's branch outputs shuffled, not a second pass over shuffled inputs
+        zj = torch.add(ha, hb, out=self._buf("zj", (B, H, K), W1))
+        zm = torch.gather(hb, 2, perm.unsqueeze(1).expand_as(hb), out=self._buf("zm", (B, H, K), W1))
+        zm.add_(ha)
+        rj = torch.clamp_min(zj, 0, out=self._buf("rj", (B, H, K), W1))  # ReLU
+        rm = torch.clamp_min(zm, 0, out=self._buf("rm", (B, H, K), W1))
+        wr = w.unsqueeze(1)  # [B, 1, H]
+        joint = torch.bmm(wr, rj).squeeze(1)
+        marg = torch.bmm(wr, rm).squeeze(1)
+        return MT, zj, zm, rj, rm, joint, marg
+
     @torch.no_grad()
-    def _grads(self, ab: Tensor, perm: Tensor, params: Sequence[Tensor], need: str = "params"):
+    def _grads(self, ab: Tensor, perm: Tensor, params: Sequence[Tensor], need: str = "params",
+               abT: Tensor | None = None, w1_factor: bool = False):
         """Hand-written gradients of loss = -Σ_i DV_i for two dense layers per branch.
 
         Returns (dv [B], grads of the params) or, with need="b", (dv, d DV/d b [B, K, n]).
+        Fast layout (class docstring): W2 is stored as W2ᵀ, its gradient is returned as dW2ᵀ.
+        With ``w1_factor`` the first entry is dMᵀ [2B, H, n] instead of dW1 = dM·W2ᵀ, for
+        :meth:`_adam_fast` to form dW1 piecewise. The gradients are buffers, valid until the
+        next call.
         """
-        W1, b1, W2, b2, w = params
-        B, K = self.B, ab.shape[1]
-        M = torch.bmm(W1, W2)  # [2B, n, H]: the folded branch
-        c = torch.baddbmm(b2.unsqueeze(1), b1.unsqueeze(1), W2)  # [2B, 1, H]
-        h = torch.baddbmm(c, ab, M)
-        ha, hb = h[:B], h[B:]
-        idx = perm.unsqueeze(-1).expand_as(hb)
-        zj = ha + hb
-        zm = ha + torch.gather(hb, 1, idx)
-        rj, rm = F.relu(zj), F.relu(zm)
-        wv = w.unsqueeze(-1)
-        joint = torch.bmm(rj, wv).squeeze(-1)
-        marg = torch.bmm(rm, wv).squeeze(-1)
+        W1, b1, W2T, b2, w = params
+        B, K, (B2, H, N1) = self.B, ab.shape[1], W2T.shape
+        MT, zj, zm, rj, rm, joint, marg = self._fast_forward(ab, abT, perm, params)
         lme = torch.logsumexp(marg, 1) - math.log(K)
         dv = joint.mean(1) - lme
         # d loss / d joint = -1/K; d loss / d marg = softmax(marg) (× the bias-correction factor)
         p = torch.softmax(marg, 1) * self._marg_weight(lme).unsqueeze(1) if need == "params" \
             else torch.softmax(marg, 1)
-        dzj = (zj > 0).to(zj.dtype).mul_(wv.transpose(1, 2)).mul_(-1.0 / K)
-        dzm = (zm > 0).to(zm.dtype).mul_(wv.transpose(1, 2)).mul_(p.unsqueeze(-1))
-        dhb = dzj.scatter_add(1, idx, dzm)  # the shuffle's transpose
+        wc = w.unsqueeze(-1)  # [B, H, 1]
+        # d/dz of w·relu(z): w where z > 0 (sign(relu(z)) is that mask as 0/1)
+        dzj = torch.sign(rj, out=zj).mul_(wc).mul_(-1.0 / K)  # [B, H, K], over zj's buffer
+        dzm = torch.sign(rm, out=zm).mul_(wc).mul_(p.unsqueeze(1))
+        # the shuffle's transpose: a gather by the inverse permutation (each b output took part
+        # in exactly one shuffled pair, so this adds the same two numbers as a scatter_add)
+        inv = torch.empty_like(perm).scatter_(1, perm, self._arange(perm))
+        inv = inv.unsqueeze(1).expand_as(dzm)
         if need == "b":
-            return dv, -torch.bmm(dhb, M[B:].transpose(1, 2))
-        dh = torch.cat([dzj.add_(dzm), dhb])  # [2B, K, H]
-        dM = torch.bmm(ab.transpose(1, 2), dh)  # [2B, n, H]
-        dc = dh.sum(1)  # [2B, H]
-        W2t = W2.transpose(1, 2)
-        # the largest tensor of the step ([2B, n, 512]): write it into a buffer kept between
-        # steps, because a fresh allocation this big is page-faulted in again at every step
-        if self._dW1 is None or self._dW1.shape != W1.shape:
-            self._dW1 = torch.empty_like(W1)
-        dW1 = torch.bmm(dM, W2t, out=self._dW1)
-        db1 = torch.bmm(dc.unsqueeze(1), W2t).squeeze(1)
-        dW2 = torch.baddbmm(torch.bmm(W1.transpose(1, 2), dM), b1.unsqueeze(-1), dc.unsqueeze(1))
-        dw = torch.bmm(p.unsqueeze(1), rm).squeeze(1) - rj.sum(1) / K
-        return dv, [dW1, db1, dW2, dc, dw]
+            dhbK = torch.gather(dzm, 2, inv, out=rm).add_(dzj).transpose(1, 2)  # [B, K, H] view
+            # [K, H] @ [H, n]: the [K, H] operand stored contiguously is the fast form here
+            dhb = self._buf("dhb", dhbK.shape, W1).copy_(dhbK)
+            return dv, torch.bmm(dhb, MT[B:]).neg_()
+        dh = self._buf("dh", (B2, H, K), W1)  # [2B, H, K]
+        torch.add(dzj, dzm, out=dh[:B])
+        torch.gather(dzm, 2, inv, out=dh[B:]).add_(dzj)
+        dMT = torch.bmm(dh, ab, out=self._buf("dMT", (B2, H, ab.shape[2]), W1))  # [2B, H, n]
+        dc = dh.sum(2)  # [2B, H]
+        dW1 = dMT if w1_factor else torch.bmm(dMT.transpose(1, 2), W2T, out=self._buf("dW1", W1.shape, W1))
+        db1 = torch.bmm(dc.unsqueeze(1), W2T, out=self._buf("db1", (B2, 1, N1), W1)).squeeze(1)
+        dW2T = torch.bmm(dMT, W1, out=self._buf("dW2T", W2T.shape, W1))  # [2B, H, N1]
+        dW2T.addcmul_(dc.unsqueeze(2), b1.unsqueeze(1))  # + dc ⊗ b1
+        dw = torch.bmm(rm, p.unsqueeze(-1)).squeeze(-1) - rj.sum(2) / K
+        return dv, [dW1, db1, dW2T, dc, dw]
 
     def _autograd(self, ab: Tensor, perm: Tensor, params: Sequence[Tensor], need: str = "params"):
         """The same gradients by autograd (any architecture)."""
@@ -411,16 +493,59 @@ class StatNets:
             loss = -(joint.mean(1) - weight * torch.exp(lme - lme.detach())).sum()
             return dv.detach(), list(torch.autograd.grad(loss, params))
 
-    def gradients(self, ab: Tensor, perm: Tensor, need: str = "params"):
-        fn = self._grads if self.fast else self._autograd
-        return fn(ab, perm, self.params, need)
+    def gradients(self, ab: Tensor, perm: Tensor, need: str = "params", abT: Tensor | None = None):
+        if self.fast:
+            return self._grads(ab, perm, self.params, need, abT)
+        return self._autograd(ab, perm, self.params, need)
 
     # training ----------------------------------------------------------------------------
-    def step(self, ab: Tensor) -> Tensor:
-        """One Adam ascent step on every network's DV bound; returns the bounds before it [B]."""
-        dv, grads = self.gradients(ab, self.permutations(ab.shape[1]))
-        self._adam(grads)
+    def step(self, ab: Tensor, abT: Tensor | None = None) -> Tensor:
+        """One Adam ascent step on every network's DV bound; returns the bounds before it [B].
+
+        ``abT``: optionally ``ab`` with the K axis last ([2B, n, K], contiguous), the fast
+        path's preferred operand; a caller stepping many times on the same pairs makes it once.
+        """
+        perm = self.permutations(ab.shape[1])
+        if self.fast:
+            dv, grads = self._grads(ab, perm, self.params, abT=abT, w1_factor=True)
+            self._adam_fast(grads)
+        else:
+            dv, grads = self._autograd(ab, perm, self.params)
+            self._adam(grads)
         return dv
+
+    def _arange(self, perm: Tensor) -> Tensor:
+        r = self._ws.get("arange")
+        if r is None or r.shape != perm.shape or r.device != perm.device:
+            r = self._ws["arange"] = torch.arange(perm.shape[1], device=perm.device).expand_as(perm)
+        return r
+
+    @torch.no_grad()
+    def _adam_fast(self, grads: Sequence[Tensor]) -> None:
+        """Adam for the fast path, given dMᵀ in place of dW1 (``_grads(w1_factor=True)``).
+
+        dW1 = dM·W2ᵀ is the step's largest tensor (33 MB at the released sizes). On CPU it is
+        formed a few networks at a time into a 1 MB buffer and consumed by the Adam update of
+        those networks while still in cache, instead of being written to and read back from
+        memory in full (measured: the two together 20-30% faster). Elementwise Adam on
+        slices is the same update. Other devices take all networks at once.
+        """
+        for s in self.adam_steps:
+            s += 1
+        dMT, W1, W2T = grads[0], self.params[0], self.params[2]
+        n2 = W1.shape[0]
+        c = max(1, self.adam_chunk_bytes // (W1[0].numel() * W1.element_size())) if W1.is_cpu else n2
+        buf = self._buf("dW1_chunk", (min(c, n2), *W1.shape[1:]), W1)
+        kw = dict(lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=self.adam_eps,
+                  amsgrad=False, maximize=False)
+        # dW1 before the other updates: it needs W2 as it was at the forward pass
+        for i in range(0, n2, c):
+            sl = slice(i, min(i + c, n2))
+            g = torch.bmm(dMT[sl].transpose(1, 2), W2T[sl], out=buf[:sl.stop - sl.start])
+            torch._fused_adam_([W1[sl]], [g], [self.m1[0][sl]], [self.m2[0][sl]], [],
+                               [self.adam_steps[0]], **kw)
+        torch._fused_adam_(self.params[1:], list(grads[1:]), self.m1[1:], self.m2[1:], [],
+                           self.adam_steps[1:], **kw)
 
     @torch.no_grad()
     def _adam(self, grads: Sequence[Tensor]) -> None:
@@ -433,13 +558,17 @@ class StatNets:
                            self.adam_steps, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0,
                            eps=self.adam_eps, amsgrad=False, maximize=False)
 
-    def value(self, ab: Tensor, *, grad_b: bool = False) -> tuple[Tensor, Tensor | None]:
+    def value(self, ab: Tensor, *, grad_b: bool = False,
+              abT: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """DV bound [B] on a fresh shuffle; with ``grad_b`` also dI/db [B, K, n]."""
         perm = self.permutations(ab.shape[1])
         if grad_b:
-            return self.gradients(ab, perm, need="b")
+            return self.gradients(ab, perm, need="b", abT=abT)
         with torch.no_grad():
-            joint, marg = self.scores(ab, perm)
+            if self.fast:
+                joint, marg = self._fast_forward(ab, abT, perm, self.params)[-2:]
+            else:
+                joint, marg = self.scores(ab, perm)
             return dv_bound(joint, marg), None
 
 
@@ -492,6 +621,7 @@ class PerSampleMINE:
             self.policy = settings.projection
         self.x = x
         self._ab: Tensor | None = None
+        self._abT: Tensor | None = None
         self._draw(("attack",))
         n_in = self.a.shape[-1]
         self.nets = StatNets(
@@ -537,10 +667,11 @@ class PerSampleMINE:
                 self._draw(self._key(it, s))
                 with torch.no_grad():
                     bs = self.sampler(x_adv.detach())
-                ab = self._stack(bs)
+                ab, abT = self._stack(bs), None
             elif s == 0:
                 ab = self._stack(b)  # b is fixed for all steps: stack once
-            dv = self.nets.step(ab)
+                abT = self._transposed(ab)
+            dv = self.nets.step(ab, abT)
         return dv
 
     def value(self, b: Tensor, it: int = 0, grad: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -556,6 +687,16 @@ class PerSampleMINE:
         self._ab[:B].copy_(self.a)
         self._ab[B:].copy_(b)
         return self._ab
+
+    def _transposed(self, ab: Tensor) -> Tensor | None:
+        # the pairs with K last [2B, n, K], the fast networks' fastest forward operand; made
+        # once for the steps that share the pairs (a buffer, as for ab)
+        if not self.nets.fast:
+            return None
+        shape = (ab.shape[0], ab.shape[2], ab.shape[1])
+        if self._abT is None or self._abT.shape != shape:
+            self._abT = torch.empty(shape, device=ab.device, dtype=ab.dtype)
+        return self._abT.copy_(ab.transpose(1, 2))
 
     def reset(self) -> None:
         """Fresh statistics networks and Adam states (the binary search's restarts)."""
