@@ -44,10 +44,17 @@ def estimator_at(rev: str):
                          capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "mine_before.py"
     path.write_text(src)
+    import uaelab.mine  # noqa: F401  (registers the current MineSettings first)
+    from uaelab.config import COMPONENTS
+
     spec = importlib.util.spec_from_file_location("uaelab._mine_before", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # relative imports (.config, .utils) resolve inside uaelab
-    spec.loader.exec_module(mod)
+    current = COMPONENTS.pop("mine")  # the old module registers its own MineSettings: keep ours
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        COMPONENTS["mine"] = current
     return mod.estimate_mi
 
 
@@ -75,6 +82,7 @@ def main() -> None:
     p.add_argument("--mist-python", default=str(REPO / ".venv-mist" / "bin" / "python"))
     p.add_argument("--mist-iterations", type=int, default=2000)
     p.add_argument("--no-mist", action="store_true")
+    p.add_argument("--no-ours", action="store_true", help="skip the current estimate_mi (e.g. with --before)")
     p.add_argument("--before", metavar="REV", help="also run estimate_mi as of this git revision")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(HERE / "results" / "bench_mi.json"))
@@ -106,7 +114,7 @@ def main() -> None:
                 [args.mist_python, str(HERE / "mist_runner.py"), str(tmp / "jobs.pt"), str(tmp / "mist.json"),
                  "--max-iterations", str(args.mist_iterations)],
                 env=env, stdout=open(tmp / "mist.log", "w"), stderr=subprocess.STDOUT)
-    rows = run_ours(tasks, args.n, seeds)
+    rows = [] if args.no_ours else run_ours(tasks, args.n, seeds)
     for r in rows:
         print(f"{r['task']:36s} seed {r['seed']}  truth {r['truth']:.3f}  ours {r['estimate']:.3f}"
               f"  {r['seconds']:.1f}s", flush=True)
@@ -131,7 +139,7 @@ def main() -> None:
     info["wall_seconds"] = time.perf_counter() - t0
     info["loadavg_end"] = _loadavg()
     summ = summary(rows)
-    verdict = verdicts(summ)
+    verdict = {} if args.no_ours else verdicts(summ)
     table = wide(summ)
     print(table.to_markdown())
     print(json.dumps(verdict, indent=1))

@@ -184,10 +184,10 @@ SUITE: tuple[Task, ...] = (
     Task("gauss-diag", 2, 1.0, "halfcube"), Task("gauss-diag", 2, 1.0, "spiral"),
     Task("student", 1, 0.5, dof=1), Task("student", 2, 1.0, dof=2), Task("student", 5, 1.0, dof=3),
     Task("independent", 4), Task("independent", 20),
-    Task("projection", m=4, noise=1.0), Task("projection", m=8, noise=1.5),
+    Task("projection", m=4, noise=0.4), Task("projection", m=16, noise=0.7),
 )
 # The fast subset the tests run (other seeds than the benchmark's).
 QUICK: tuple[Task, ...] = (
     Task("gauss-diag", 10, -5 * math.log(0.75)), Task("gauss-diag", 2, -math.log(0.36), "cube"),
-    Task("student", 2, 1.0, dof=2), Task("independent", 4), Task("projection", m=4, noise=1.0),
+    Task("student", 2, 1.0, dof=2), Task("independent", 4), Task("projection", m=4, noise=0.4),
 )

@@ -33,21 +33,22 @@ class MiBenchSettings(Settings):
     tasks: str = "suite"  # "suite" (all of mi_tasks.SUITE) or "quick" (mi_tasks.QUICK)
     n: int = 8000  # pairs per task
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # one sample and one estimator seed each
+    steps: int = 6000  # estimate_mi's maximum Adam steps (its default; early stopping ends sooner)
 
     PROFILES = {"quick": {"tasks": "quick", "n": 2000, "seeds": (0, 1)}}
 
     def validate(self) -> None:
         if self.tasks not in ("suite", "quick"):
             raise ValueError(f"mi_benchmark.tasks must be 'suite' or 'quick', got {self.tasks!r}")
-        if self.n < 8 or not self.seeds:
-            raise ValueError("mi_benchmark needs n >= 8 and at least one seed")
+        if self.n < 8 or not self.seeds or self.steps < 1:
+            raise ValueError("mi_benchmark needs n >= 8, at least one seed and steps >= 1")
 
 
 def task_list(which: str) -> tuple[Task, ...]:
     return SUITE if which == "suite" else QUICK
 
 
-def run_ours(tasks, n: int, seeds, estimator=None) -> list[dict]:
+def run_ours(tasks, n: int, seeds, estimator=None, **kwargs) -> list[dict]:
     """One row per (task, seed): {task, family, d, truth, seed, estimator, estimate, seconds}."""
     from ..mine import estimate_mi
 
@@ -58,7 +59,7 @@ def run_ours(tasks, n: int, seeds, estimator=None) -> list[dict]:
         for seed in seeds:
             a, b = task.sample(n, seed)
             t = time.perf_counter()
-            est = float(fn(a, b, seed=seed))
+            est = float(fn(a, b, seed=seed, **kwargs))
             rows.append({"task": task.name, "family": task.family, "d": task.d, "truth": truth,
                          "seed": seed, "estimator": "ours", "estimate": est,
                          "seconds": time.perf_counter() - t})
@@ -143,7 +144,7 @@ def load_bench(path: str | Path | None = None) -> dict:
 def mi_benchmark(profile: str | None = None, **overrides) -> ExperimentResult:
     s = MiBenchSettings.from_profile(profile, **overrides)
     config = {"mi_benchmark": s.to_dict()}
-    rows = cached("mi_benchmark", config, lambda: run_ours(task_list(s.tasks), s.n, s.seeds))
+    rows = cached("mi_benchmark", config, lambda: run_ours(task_list(s.tasks), s.n, s.seeds, steps=s.steps))
     summ = summary(rows)
     return ExperimentResult(
         "mi_benchmark", config, tables={"summary": summ, "estimates": wide(summ)},
