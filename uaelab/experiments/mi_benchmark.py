@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings, register
+from ..mi_estimator import VERSION
 from ..mi_tasks import QUICK, SUITE, Task
 from ..plotting import Figure, new_figure
 from ..utils import repo_root
@@ -143,7 +144,7 @@ def load_bench(path: str | Path | None = None) -> dict:
 @experiment("mi_benchmark", title="estimate_mi on a known-MI suite (Gaussians, transforms, Student-t)", order=12)
 def mi_benchmark(profile: str | None = None, **overrides) -> ExperimentResult:
     s = MiBenchSettings.from_profile(profile, **overrides)
-    config = {"mi_benchmark": s.to_dict()}
+    config = {"mi_benchmark": s.to_dict(), "estimate_mi": VERSION}
     rows = cached("mi_benchmark", config, lambda: run_ours(task_list(s.tasks), s.n, s.seeds, steps=s.steps))
     summ = summary(rows)
     return ExperimentResult(
