@@ -84,6 +84,9 @@ def main() -> None:
     p.add_argument("--no-mist", action="store_true")
     p.add_argument("--no-ours", action="store_true", help="skip the current estimate_mi (e.g. with --before)")
     p.add_argument("--before", metavar="REV", help="also run estimate_mi as of this git revision")
+    p.add_argument("--only", metavar="TEXT", help="only the tasks whose name contains TEXT")
+    p.add_argument("--update", action="store_true",
+                   help="replace the rows this run makes in the existing --out file (the rest stays)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(HERE / "results" / "bench_mi.json"))
     args = p.parse_args()
@@ -96,7 +99,9 @@ def main() -> None:
     from uaelab.mi_tasks import QUICK, SUITE
 
     torch.set_num_threads(args.threads)
-    tasks = QUICK if args.quick else SUITE
+    tasks = [t for t in (QUICK if args.quick else SUITE) if not args.only or args.only in t.name]
+    if not tasks:
+        raise SystemExit(f"no task name contains {args.only!r}")
     seeds = list(range(2 if args.quick else args.seeds))
     info = {"tasks": [t.name for t in tasks], "n": args.n, "seeds": seeds, "threads": args.threads,
             "machine": platform.node(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
@@ -138,6 +143,13 @@ def main() -> None:
                              "estimator": r["estimator"], "estimate": r["estimate"], "seconds": r["seconds"]})
     info["wall_seconds"] = time.perf_counter() - t0
     info["loadavg_end"] = _loadavg()
+    if args.update:  # keep the other rows and the first run's info; log this run under "updates"
+        old = json.loads(Path(args.out).read_text())
+        made = {(r["task"], r["estimator"]) for r in rows}
+        rows = [r for r in old["rows"] if (r["task"], r["estimator"]) not in made] + rows
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        info = dict(old["info"], updates=old["info"].get("updates", []) + [dict(info, commit=commit)])
     summ = summary(rows)
     verdict = {} if args.no_ours else verdicts(summ)
     table = wide(summ)

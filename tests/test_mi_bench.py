@@ -146,3 +146,10 @@ def test_experiment_returns_tables_and_figure(tmp_path, monkeypatch):
     assert list(res.tables["estimates"].index) == [t.name for t in QUICK]
     assert res.tables["summary"]["mean"].notna().all()
     assert "estimate_vs_truth" in res.figures
+
+
+def test_a_critic_that_only_overfits_gives_zero_not_a_negative_bound():
+    # 20 + 20 independent dims and 300 pairs: every trained critic overfits its 150 pairs, so
+    # its held-out bound is negative and the constant critic (bound 0) is kept
+    a, b = Task("independent", 20).sample(300, seed=11)
+    assert estimate_mi(a, b, seed=11, steps=400, eval_every=50, patience=3) == 0.0

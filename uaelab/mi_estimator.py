@@ -20,7 +20,7 @@ from .utils import derive_seed
 Objective = Literal["js", "dv"]
 # part of the cache key of every experiment that calls estimate_mi: bump it when a change of
 # this file changes the estimates, so no cached result of the old estimator is shown again
-VERSION = 2
+VERSION = 3
 
 
 def rank_gaussianise(x: Tensor) -> Tensor:
@@ -81,7 +81,9 @@ def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 6000, lr: float = 1e-3,
        "JS-then-DV" recipe of Poole et al. 2019, Song & Ermon 2020); ``"dv"`` ascends the DV
        bound itself (MINE without the moving average).
     3. Every ``eval_every`` steps the bound is computed on the held-out pairs; training stops
-       after ``patience`` evaluations without improvement, and the best critic is kept.
+       after ``patience`` evaluations without improvement, and the best critic is kept. The
+       constant critic (bound exactly 0) is the first candidate, so when no trained critic
+       beats it on the held-out pairs the estimate is 0: "no dependence found", never negative.
        Held-out evaluation removes the upward bias of a critic that memorised its training
        pairs, and early stopping stops it from overfitting into a negative held-out bound.
     4. The result is the held-out bound averaged over ``eval_shuffles`` fresh shuffles.
@@ -140,7 +142,9 @@ def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 6000, lr: float = 1e-3,
 
     # the same shuffles at every check, so that the checks differ by the critic only
     check_perms = shuffles(max(1, eval_shuffles // 4), n_eval)
-    best, best_state, stale = -math.inf, copy.deepcopy(critic.state_dict()), 0
+    # the constant critic is the first candidate: its DV bound is exactly 0 (MI >= 0 is known),
+    # so a critic that only ever overfits (independent pairs) yields 0, not a negative bound
+    best, best_state, stale = 0.0, None, 0
     it = range(1, steps + 1)
     if progress:
         from tqdm.auto import tqdm
@@ -170,6 +174,8 @@ def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 6000, lr: float = 1e-3,
                 stale += 1
                 if stale >= patience:
                     break
+    if best_state is None:
+        return 0.0
     critic.load_state_dict(best_state)
     with torch.no_grad():
         est = float(_dv(critic, a_ev, b_ev, shuffles(max(1, eval_shuffles), n_eval)))
