@@ -88,13 +88,17 @@ def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 6000, lr: float = 1e-3,
        pairs, and early stopping stops it from overfitting into a negative held-out bound.
     4. The result is the held-out bound averaged over ``eval_shuffles`` fresh shuffles.
 
-    Where it is good, and where any estimator fails (see ``benchmarks/bench_mi.py`` for the
-    measured accuracy): with a few thousand pairs it is accurate up to ~2–3 nats in up to 20
-    dimensions, for Gaussians, their invertible transforms and Student-t. Beyond that it falls
-    below the truth, and no sample-based estimator can do much better: the DV/NWJ bounds need
-    E[e^T] over the marginal, whose variance grows like e^MI, so n pairs resolve MI only up to
-    about log n; InfoNCE-type bounds can never exceed log(batch size). Independent pairs give
-    ≈ 0 (a small positive bias comes from picking the best critic on the held-out pairs).
+    Where it is good, and where any estimator fails (measured in ``benchmarks/bench_mi.py``,
+    results in ``benchmarks/results/bench_mi.json``): with a few thousand pairs it is within
+    max(0.05 nats, 10%) of the truth for low-dimensional Gaussians, their coordinatewise
+    invertible transforms and heavy-tailed Student-t pairs up to about 2 nats, and 0 on
+    independent pairs. It falls short, as torch-mist's estimators do too, when the inputs have
+    many dimensions (the d = 20 Gaussian, the d = 5 Student-t) or twisted dependence (the
+    spiral): a few thousand pairs are too few for a critic to learn that density ratio. At high
+    MI every estimator falls below the truth: the DV/NWJ bounds need E[e^T] over the marginal,
+    whose variance grows like e^MI, so n pairs resolve MI only up to about log n; InfoNCE-type
+    bounds can never exceed log(batch size). Picking the best critic on the held-out pairs
+    biases the estimate up by a little (the noise of one held-out evaluation).
     Same ``seed``, same result.
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
