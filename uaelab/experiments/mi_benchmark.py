@@ -113,16 +113,23 @@ def verdicts(summ: pd.DataFrame, ours: str = "ours") -> dict:
 
 
 def figure(summ: pd.DataFrame) -> Figure:
-    """Estimate vs truth (± std over seeds) per estimator, with the y = x line."""
+    """Estimate vs truth (± std over seeds) per estimator, with the y = x line; a mean below
+    the plotted range is drawn at its bottom edge under a black triangle."""
     fig = new_figure(figsize=(5.2, 4.2))
     ax = fig.subplots()
     top = float(max(summ["truth"].max(), summ["mean"].max())) * 1.05 + 0.1
     ax.plot([0, top], [0, top], "k-", lw=1, label="y = x (truth)")
     names = list(dict.fromkeys(summ["estimator"]))
-    offsets = np.linspace(-0.04, 0.04, len(names)) * top  # side by side at the same truth
+    offsets = np.linspace(-0.012, 0.012, len(names)) * top  # side by side at the same truth
+    low = -0.1 * top  # an estimate far below zero would hide the rest: mark it at the bottom
     for name, dx in zip(names, offsets):
         s = summ[summ["estimator"] == name]
-        ax.errorbar(s["truth"] + dx, s["mean"], yerr=s["std"], fmt="o", ms=3.5, capsize=2, label=name)
+        shown = s["mean"] >= low
+        ax.errorbar(s["truth"] + dx, s["mean"].clip(lower=low), yerr=s["std"].where(shown, 0), fmt="o",
+                    ms=3.5, capsize=2, label=name, zorder=3 if name == "ours" else 2)
+        off = s[s["mean"] < low]
+        ax.scatter(off["truth"] + dx, np.full(len(off), low), marker="v", s=40, color="k", zorder=4)
+    ax.set_ylim(low * 1.3, top)
     ax.set_xlabel("true I(a; b) [nats]")
     ax.set_ylabel("estimate [nats]")
     ax.set_title("known-MI suite: estimate vs truth")
