@@ -147,6 +147,8 @@ def main() -> None:
         old = json.loads(Path(args.out).read_text())
         made = {(r["task"], r["estimator"]) for r in rows}
         rows = [r for r in old["rows"] if (r["task"], r["estimator"]) not in made] + rows
+        place = {t: i for i, t in enumerate(old["info"]["tasks"])}
+        rows.sort(key=lambda r: place.get(r["task"], len(place)))  # the suite's order (stable)
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()
         info = dict(old["info"], updates=old["info"].get("updates", []) + [dict(info, commit=commit)])
