@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.uaelab-installed
 
-.PHONY: setup reproduce test lab bench clean-cache
+.PHONY: setup reproduce test lab bench clean-cache mi-bench-venv mi-bench
 
 # Create .venv if missing and install the pinned dependencies plus uaelab (editable).
 # Re-runs only when pyproject.toml changes.
@@ -35,3 +35,20 @@ bench: setup
 
 clean-cache:
 	rm -rf $${UAELAB_CACHE:-$$HOME/.cache/uaelab}
+
+# torch-mist (benchmark-only, never a runtime dependency) in its own venv .venv-mist. Its metadata
+# pins numpy<2, so it goes in with --no-deps beside the main venv's numpy 2 and torch, which a
+# .pth file puts on its path (nothing is downloaded but torch-mist and three small pure-python deps).
+MIST_VENV ?= .venv-mist
+mi-bench-venv: $(MIST_VENV)/.installed
+$(MIST_VENV)/.installed: setup
+	test -x $(MIST_VENV)/bin/python || $(PYTHON) -m venv $(MIST_VENV)
+	$(MIST_VENV)/bin/python -c "import sysconfig; print('$(abspath $(VENV))/lib/python%s/site-packages' % sysconfig.get_python_version())" \
+	  > $$($(MIST_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/uaelab-main-venv.pth
+	$(MIST_VENV)/bin/python -m pip install --quiet --no-deps torch-mist==0.2.17 pyro-ppl==1.9.1 pyro-api==0.1.2 opt_einsum==3.4.0
+	$(MIST_VENV)/bin/python -c "import numpy, torch, torch_mist; print('torch-mist', torch_mist.__version__, 'numpy', numpy.__version__, 'torch', torch.__version__)"
+	touch $@
+
+# Known-MI benchmark: our estimate_mi and torch-mist's MINE/SMILE/InfoNCE on the same data.
+mi-bench: mi-bench-venv
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_mi.py --mist-python $(MIST_VENV)/bin/python $(BENCH_ARGS)

@@ -14,7 +14,8 @@ Pieces, from the bottom up:
 * :func:`dv_bound` is the Donsker–Varadhan bound ``mean T(a,b) - log mean exp T(a, b_shuffled)``
   with the log-mean-exp by ``torch.logsumexp``.
 * :class:`PerSampleMINE` ties a sampler and the networks together for the attacks;
-  :func:`estimate_mi` is the same estimator on arbitrary paired data ``(a_i, b_i)``.
+  :func:`estimate_mi` (from :mod:`uaelab.mi_estimator`) is a DV estimator on arbitrary paired
+  data ``(a_i, b_i)`` with its own, joint MLP critic (the separable StatNets underfit there).
 
 Statistics network (the released architecture, see REFERENCE.md): one branch per input, each
 ``[conv(16, 2×2) →] flatten → dense 512 → dense 10`` with *no* nonlinearity inside the branch,
@@ -37,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Settings, register
-from .utils import derive_seed, generator
+from .utils import generator
 
 Policy = Literal["per_evaluation", "per_iteration", "per_attack"]
 
@@ -704,59 +705,6 @@ class PerSampleMINE:
 
 
 # -- public estimator on paired data -----------------------------------------------------------
-def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 1500, lr: float = 1e-3,
-                hidden: Sequence[int] = (512, 64), seed: int = 0, holdout: float = 0.5,
-                batch_size: int | None = 1000, eval_shuffles: int = 20, bias_correction: bool = False, ema_rate: float = 0.01,
-                progress: bool = False) -> float:
-    """Estimate I(a; b) in nats from n paired samples with the DV bound and one statistics
-    network (the same code the attacks use, with the pairs playing the role of the K pairs).
-
-    a: [n, da], b: [n, db] float tensors (any range; standardise them first for best results),
-    row i of a paired with row i of b. Trains ``steps`` full-batch Adam steps at ``lr`` on a
-    random ``1 - holdout`` share of the pairs (random mini-batches of ``batch_size`` pairs;
-    None = full batch), then returns the bound on the held-out pairs
-    (all pairs when ``holdout`` = 0), averaged over ``eval_shuffles`` fresh shuffles.
-    Evaluating on held-out pairs removes the upward bias of a network that memorised its
-    training pairs. Defaults differ from the attack's (lr 1.5e-5, H = 10) because this
-    estimator must converge: H = 10 ReLU units underfit a 5-dimensional Gaussian's
-    log-density ratio by ~20%, H = 64 does not.
-    """
-    if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
-        raise ValueError(f"a and b must be [n, d] with the same n, got {tuple(a.shape)}, {tuple(b.shape)}")
-    if a.shape[0] < 2:
-        raise ValueError("need at least 2 paired samples (the marginal shuffles them)")
-    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
-        raise ValueError("a and b must be finite (no NaN/inf)")
-    if a.shape[1] != b.shape[1]:
-        # branches take the same width in StatNets' stacked layout: zero-pad the narrower one
-        w = max(a.shape[1], b.shape[1])
-        a = F.pad(a, (0, w - a.shape[1]))
-        b = F.pad(b, (0, w - b.shape[1]))
-    if not 0 <= holdout < 1:
-        raise ValueError(f"holdout must lie in [0, 1), got {holdout}")
-    g = torch.Generator().manual_seed(derive_seed(seed, "estimate_mi"))
-    n = a.shape[0]
-    n_eval = int(round(n * holdout))
-    if n_eval and (n_eval < 2 or n - n_eval < 2):
-        raise ValueError(f"{n} pairs are too few for holdout={holdout}; use more pairs or holdout=0")
-    order = torch.randperm(n, generator=g).to(a.device)
-    tr, ev = (order[n_eval:], order[:n_eval]) if n_eval else (order, order)
-    a, b = a.float(), b.float()
-    nets = StatNets(a.shape[-1], [g], hidden=hidden, device=a.device, lr=lr, adam_eps=1e-8,
-                    bias_correction=bias_correction, ema_rate=ema_rate)
-    it = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc="MINE")
-    ab = torch.stack([a[tr], b[tr]])
-    bs = ab.shape[1] if batch_size is None else min(int(batch_size), ab.shape[1])
-    if bs < 2:
-        raise ValueError("batch_size must be >= 2 (the marginal shuffles the batch)")
-    for _ in it:
-        if bs == ab.shape[1]:
-            nets.step(ab)
-        else:
-            nets.step(ab[:, torch.randperm(ab.shape[1], generator=g)[:bs].to(ab.device)])
-    ab_eval = torch.stack([a[ev], b[ev]])
-    vals = [nets.value(ab_eval)[0] for _ in range(max(1, eval_shuffles))]
-    return float(torch.stack(vals).mean())
+# A plain MLP critic on [a, b], not StatNets (see uaelab/mi_estimator.py for why); re-exported
+# here because ``uaelab.mine.estimate_mi`` is the public name.
+from .mi_estimator import estimate_mi  # noqa: E402,F401
