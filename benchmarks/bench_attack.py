@@ -46,13 +46,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
 
+from _common import loadavg  # noqa: E402
 
-def _loadavg() -> list[float]:
-    try:
-        return [float(v) for v in open("/proc/loadavg").read().split()[:3]]
-    except OSError:
-        return []
 
 
 def _rss_kib(field: str) -> int:
@@ -210,7 +207,7 @@ def run_case(case: str, workdir: Path, args) -> dict:
                    cpu_seconds=cpu, samples_per_cpu_s=len(x) / cpu,
                    seconds_until_first_iteration_done=stamps[0] - t,
                    median_seconds_per_iteration=its[len(its) // 2] if its else float("nan"),
-                   loadavg=_loadavg())
+                   loadavg=loadavg())
     elif case == "single_ours":
         att = MinMax(ae, reconstruction(ae), MinMaxSettings(T=args.T), mine=released, seed=args.seed)
         parts, t = [], time.perf_counter()
@@ -272,7 +269,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    load_before = _loadavg()
+    load_before = loadavg()
     peaks = machine_peaks(args.threads)
     print(f"machine: {peaks}", flush=True)
     wanted = ["batched"] + [c for c in ("single_ours", "single_reference", "pgd")
@@ -390,7 +387,7 @@ def main(argv=None) -> int:
     result["cases"] = cases
     result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                          "cuda": torch.cuda.is_available(),
-                         "loadavg_before": load_before, "loadavg_after": _loadavg()}
+                         "loadavg_before": load_before, "loadavg_after": loadavg()}
     result["note"] = ("single_reference is extrapolated from --ref-iters iterations; the CPU is shared, "
                       "so the load average is recorded with the figures.")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from uae_released_mnist import METHODS, RELEASED_MINE, _load  # noqa: E402
+from _common import loadavg  # noqa: E402
+from uae_released_mnist import METHODS, RELEASED_MINE  # noqa: E402
 
 from uaelab import zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     data = load_dataset("mnist", root=args.root)
     ae = zoo.get_model("dense", data, profile="paper", progress=False).eval()
     x = data.x_test[:args.n]
-    load_before = _load()
+    load_before = loadavg()
     cases, adv = {}, {}
     for case, name in CASES.items():
         method, preset, extra = METHODS[name]
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
         "speedup_m1": cases["closed_form_m1"]["samples_per_s"] / cases["mine"]["samples_per_s"],
         "max_abs_diff_mine_vs_no_mi": float((adv["mine"] - adv["no_mi"]).abs().max()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
-                    "loadavg_before": load_before, "loadavg_after": _load()},
+                    "loadavg_before": load_before, "loadavg_after": loadavg()},
         "command": "python benchmarks/bench_closed_form.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

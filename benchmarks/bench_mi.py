@@ -29,13 +29,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
 
+from _common import loadavg  # noqa: E402
 
-def _loadavg() -> list[float]:
-    try:
-        return [float(v) for v in open("/proc/loadavg").read().split()[:3]]
-    except OSError:
-        return []
 
 
 def estimator_at(rev: str):
@@ -105,7 +102,7 @@ def main() -> None:
     seeds = list(range(2 if args.quick else args.seeds))
     info = {"tasks": [t.name for t in tasks], "n": args.n, "seeds": seeds, "threads": args.threads,
             "machine": platform.node(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "loadavg_start": _loadavg()}
+            "torch": torch.__version__, "loadavg_start": loadavg()}
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp())
     mist = None
@@ -142,7 +139,7 @@ def main() -> None:
                 rows.append({**{k: base[k] for k in ("task", "family", "d", "truth")}, "seed": int(seed),
                              "estimator": r["estimator"], "estimate": r["estimate"], "seconds": r["seconds"]})
     info["wall_seconds"] = time.perf_counter() - t0
-    info["loadavg_end"] = _loadavg()
+    info["loadavg_end"] = loadavg()
     if args.update:  # keep the other rows and the first run's info; log this run under "updates"
         old = json.loads(Path(args.out).read_text())
         made = {(r["task"], r["estimator"]) for r in rows}

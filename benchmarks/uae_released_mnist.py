@@ -38,6 +38,9 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import loadavg  # noqa: E402
 
 from uaelab import store, zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
@@ -58,12 +61,6 @@ METHODS = {
 }
 RELEASED_MINE = ["mine.K=500", "mine.m=128", "mine.steps=20", "mine.projection=per_attack"]
 
-
-def _load() -> list[float]:
-    try:
-        return [float(v) for v in open("/proc/loadavg").read().split()[:3]]
-    except OSError:
-        return []
 
 
 def main(argv=None) -> int:
@@ -110,7 +107,7 @@ def main(argv=None) -> int:
         # the folder is keyed by the full config: changed code or settings start a new one
         folder = cache_dir("uaes", f"released-mnist-{name}-{args.n}-{fingerprint(config)[:12]}")
         t = time.perf_counter()
-        load_before = _load()
+        load_before = loadavg()
         store.generate_to_dir(attack, x, folder, batch_size=args.batch_size, config=config,
                               data_fingerprint=data.fingerprint(), progress=True)
         secs = time.perf_counter() - t
@@ -126,7 +123,7 @@ def main(argv=None) -> int:
         rec = report["methods"].get(name, {})
         if secs > 5 or "seconds" not in rec:  # a resumed, already finished method keeps its timing
             rec.update(seconds=secs, samples_per_s=args.n / secs, threads=args.threads,
-                       load_before=load_before, load_after=_load())
+                       load_before=load_before, load_after=loadavg())
         sizes = perturbation_sizes(x, {name: (x_adv, ok)}).loc[name]
         rec.update(preset=preset, overrides=overrides, asr=sizes["asr"], linf_mean=sizes["mean_linf"],
                    l2_mean=sizes["mean_l2"], linf_max=sizes["max_linf"], cos_mean=sizes["mean_cos"],

@@ -132,9 +132,9 @@ def ablation(profile: str | None = None, **overrides) -> pd.DataFrame:
     Columns: success_rate, mean_mi, mean_linf, mean_l2 (successful samples), mean_cos (cosine
     of x and x', successful samples) and max_diff_vs_mine (largest per-pixel difference of the
     returned images from the MINE row's)."""
-    s = SupervisedSettings.from_profile(profile, **overrides)
-    if s.sampler != "random" and any("closed-form" in o for _, extra in ABLATIONS.values() for o in extra):
-        s = s.replace(sampler="random")  # the closed form exists for random sampling only
+    # every row samples at random: the closed form exists for that mode only, and one mode for
+    # all rows keeps them comparable
+    s = SupervisedSettings.from_profile(profile, **{**overrides, "sampler": "random"})
     data = load_data(profile)
     model, model_info = classifier_for(data, profile)
     x, y, idx = correct_samples(model, data.x_test, data.y_test, s.n_samples)
