@@ -196,3 +196,22 @@ def test_released_judging_counts_a_successful_start():
     calls.clear()
     after = make_attack("no-mi", ae, criterion=crit, overrides=over)(x)
     assert not after.success.any()
+
+
+# -- bad inputs that used to escape as unclear errors -----------------------------------------------
+def test_attack_input_errors_name_the_fix():
+    ae = DenseAE((1, 8, 8), hidden=4)
+    att = make_attack("no-mi", ae, overrides=["minmax.T=1"])
+    with pytest.raises(ValueError, match="built for samples of shape \\(1, 8, 8\\)"):
+        att(torch.rand(2, 1, 28, 28))  # another image size than the model takes
+    with pytest.raises(ValueError, match="empty batch"):
+        att(torch.rand(0, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"x\[None\]"):
+        att(torch.rand(1, 8, 8))  # one image without its batch axis
+
+    class Forgetful(C.Criterion):  # a criterion that does not say which way MI goes
+        def __call__(self, xa):
+            return xa.flatten(1).sum(1)
+
+    with pytest.raises(ValueError, match="mi_direction"):
+        make_attack("mine-uae", ae, criterion=Forgetful(), overrides=["minmax.T=1"])(torch.rand(2, 1, 8, 8))

@@ -30,7 +30,9 @@ def _check_direction(d: str) -> str:
 class Criterion:
     """Base class: ``__call__(x_adv [B, ...]) -> Tensor[B]``, success where <= 0."""
 
-    mi_direction: str = "max"
+    # "max" (supervised) or "min" (unsupervised); no default, so a subclass that forgets it is
+    # refused by the attack instead of silently treated as supervised
+    mi_direction: str | None = None
     batch_size: int | None = None  # the batch it was built for (None: any)
 
     def __call__(self, x_adv: Tensor) -> Tensor:  # pragma: no cover - abstract

@@ -172,6 +172,18 @@ class Attack:
             mine.train(x_adv, b, it=0, steps=steps)
             return mine.value(b, it=0)[0]
 
+    def _check_model_input(self, x1: Tensor) -> None:
+        """One forward pass on one sample, so that a sample the model cannot take fails with a
+        message naming the shapes instead of a matmul error deep inside the attack."""
+        try:
+            with torch.no_grad():
+                self.model(x1)
+        except RuntimeError as err:
+            want = getattr(self.model, "in_shape", None)
+            hint = f"; it was built for samples of shape {tuple(want)}" if want is not None else ""
+            raise ValueError(f"the model cannot take samples of shape {tuple(x1.shape[1:])}{hint} "
+                             f"({str(err).splitlines()[0]}); pass data of the size the model was trained on") from None
+
     # -- the call ---------------------------------------------------------------------------
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit: C.Criterion) -> AttackResult:
         raise NotImplementedError
@@ -180,7 +192,12 @@ class Attack:
         """Attack a batch. x: [B, C, H, W] or [B, d] float in [0, 1]; y: int64 [B] labels
         (supervised criteria); indices: int64 [B] dataset indices for the random streams."""
         check_unit_interval(x, "x", ndim=(2, 3, 4))
+        if x.dim() == 3:
+            raise ValueError(f"x has shape {tuple(x.shape)}: images are N×C×H×W and tabular data N×d; "
+                             "for a single C×H×W image pass x[None]")
         B = x.shape[0]
+        if B == 0:
+            raise ValueError("x is an empty batch; pass at least one sample")
         if y is not None:
             y = torch.as_tensor(y)
             if y.dim() != 1 or y.shape[0] != B:
@@ -199,6 +216,7 @@ class Attack:
         try:
             x = x.to(device, torch.float32)
             y = None if y is None else y.to(device)
+            self._check_model_input(x[:1])
             step = self.max_batch or B
             parts = []
             for s in range(0, B, step):
