@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Settings, register
-from ..mine import closed_form_mi
+from ..mine import MineSettings, closed_form_mi
 from ..plotting import Figure, new_figure
 from . import ExperimentResult, cached, experiment
 from ._part1 import load_data
@@ -67,8 +67,6 @@ def closed_form_table(s: ClosedFormSettings, x: torch.Tensor) -> pd.DataFrame:
     names, xb, sig = conditions(x, s)
     n = len(x)
     xa = x.repeat(len(names), 1, 1, 1)
-    from ..mine import MineSettings
-
     ms = MineSettings(K=s.K, m=s.m)
     mine = per_sample_mi(xa, xb, "random", steps=s.steps, lr=s.lr, seed=s.seed, evals=s.evals,
                          hidden=s.hidden, mine_settings=ms)

@@ -14,6 +14,7 @@ import torch
 from ..plotting import Figure
 
 from ..config import Settings, register
+from ..metrics import perturbation_sizes
 from . import ExperimentResult, cached, experiment
 from ._part1 import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
 
@@ -145,9 +146,7 @@ def ablation(profile: str | None = None, **overrides) -> pd.DataFrame:
                   "n": s.n_samples}
         out = cached("supervised_ablation", config, lambda: attack_samples(model, x, y, idx, s, profile, mi=name))
         row = summary_row(name, x, out)
-        ok = out["success"]
-        cos = torch.nn.functional.cosine_similarity(x.flatten(1), out["x_adv"].flatten(1))
-        row["mean_cos"] = float(cos[ok].mean()) if ok.any() else float("nan")
+        row["mean_cos"] = float(perturbation_sizes(x, {name: (out["x_adv"], out["success"])}).loc[name, "mean_cos"])
         first = out["x_adv"] if first is None else first
         row["max_diff_vs_mine"] = float((out["x_adv"] - first).abs().max())
         rows.append(row)
