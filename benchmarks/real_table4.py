@@ -6,6 +6,14 @@ generation is resumable), so rerunning the same command continues where it stopp
 
     UAELAB_CACHE=/tmp/uaelab_real .venv/bin/python benchmarks/real_table4.py --train 5000 --test 2000
 
+Issue 13's full-scale run (all 60,000 / 10,000 images, 3 retraining seeds, every control, the
+released preset at a reduced MINE budget measured against the released one in
+results/real/uae_released_mnist.md):
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_table4.py --train 0 --test 0 --kinds dense \
+        --epochs "" --retrain-seeds 0,1,2 --tag full \
+        --attack "mine.K=96,mine.m=32,mine.steps=5,mi_eval_steps=0"
+
 The settings actually used are written to results/real/table4_reconstruction_config.json.
 """
 from __future__ import annotations
@@ -24,8 +32,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default=str(REPO.parent / "shared" / "data"), help="folder holding MNIST/raw")
     p.add_argument("--dataset", default="mnist")
-    p.add_argument("--train", type=int, default=5000, help="training images (class-balanced subset)")
-    p.add_argument("--test", type=int, default=2000, help="test images (class-balanced subset)")
+    p.add_argument("--train", type=int, default=5000, help="training images (class-balanced subset; 0 = all)")
+    p.add_argument("--test", type=int, default=2000, help="test images (class-balanced subset; 0 = all)")
     p.add_argument("--kinds", default="dense,sparse,conv")
     p.add_argument("--epochs", default="dense=20,sparse=20,conv=5",
                    help="per-kind training epochs (the recipe's when a kind is not named)")
@@ -33,6 +41,11 @@ def main(argv=None) -> int:
                    help="attack overrides (no prefix: every attack with that field)")
     p.add_argument("--seeds", default="0,1", help="seeds of the GA runs")
     p.add_argument("--budget", default="epochs", choices=["epochs", "steps"])
+    p.add_argument("--retrain-seeds", default="", help="e.g. 0,1,2: retrain every row (the original too) per seed")
+    p.add_argument("--methods", default="", help="augmentation methods (default: Table 4's, controls included)")
+    p.add_argument("--preset", default="reference_code", choices=["reference_code", "paper"])
+    p.add_argument("--tag", default="", help="suffix of the result names (e.g. full)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", default=str(REPO / "results" / "real"))
     a = p.parse_args(argv)
 
@@ -42,9 +55,15 @@ def main(argv=None) -> int:
     from uaelab.experiments.table4_reconstruction import table4_reconstruction
 
     epochs = dict(kv.split("=") for kv in a.epochs.split(",") if kv)
-    common = dict(dataset=a.dataset, root=a.root, train_limit=a.train, test_limit=a.test,
+    import torch
+
+    torch.set_num_threads(a.threads)
+    common = dict(dataset=a.dataset, root=a.root, train_limit=a.train or None, test_limit=a.test or None,
                   attack_set=tuple(x for x in a.attack.split(",") if x),
-                  seeds=tuple(int(s) for s in a.seeds.split(",")), budget=a.budget)
+                  seeds=tuple(int(s) for s in a.seeds.split(",")), budget=a.budget, preset=a.preset,
+                  retrain_seeds=tuple(int(s) for s in a.retrain_seeds.split(",") if s))
+    if a.methods:
+        common["methods"] = tuple(m for m in a.methods.split(",") if m)
     kinds = [k for k in a.kinds.split(",") if k]
     log = {}
     for kind in kinds:
@@ -53,9 +72,13 @@ def main(argv=None) -> int:
         res = table4_reconstruction("paper", kinds=(kind,), epochs=ep, **common)
         log[kind] = {"epochs": ep, "seconds": round(time.time() - t0), "config": res.config}
         out = Path(a.out)
-        res.name = f"table4_{a.dataset}_{kind}" + ("_steps" if a.budget == "steps" else "")
+        suffix = ("_steps" if a.budget == "steps" else "") + (f"_{a.tag}" if a.tag else "")
+        res.name = f"table4_{a.dataset}_{kind}{suffix}"
         write_result(res, "paper", figures_dir=out, results_dir=out)
-        (out / f"table4_{a.dataset}_runs_{'_'.join(kinds)}{'_steps' if a.budget == 'steps' else ''}.json").write_text(json.dumps(log, indent=1, default=str))
+        log["command"] = "python benchmarks/real_table4.py " + " ".join(
+            f"'{x}'" if (not x or " " in x) else x for x in (argv if argv is not None else sys.argv[1:]))
+        (out / f"table4_{a.dataset}_runs_{'_'.join(kinds)}{suffix}.json").write_text(
+            json.dumps(log, indent=1, default=str))
         print(f"[{time.strftime('%H:%M:%S')}] {kind} done in {time.time() - t0:.0f}s", flush=True)
         print(res.tables["paper_style"].to_markdown(), flush=True)
         print(res.tables["direction"].to_markdown(), flush=True)

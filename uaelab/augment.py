@@ -55,6 +55,11 @@ class AugmentSettings(Settings):
     repeat_all: bool = False
     # seed of the original model; the retrained models start from the same initialisation
     model_seed: int = 0
+    # seeds of the training runs (issue 13's "retraining seeds"): when given, every method is
+    # retrained once per seed and the original model is trained with each seed too, so a row's
+    # spread is the spread of training itself. The UAEs are still generated once, against the
+    # model_seed original (attack seed seeds[0]); GA draws its noise with the retraining seed.
+    retrain_seeds: tuple[int, ...] = ()
     # samples per generation batch (and per resumable shard on disk)
     batch_size: int = 100
     # training budget when retraining on the augmented set: "epochs" keeps the number of epochs
@@ -287,11 +292,16 @@ def original_model(task: AugmentTask, data: Any, seed: int) -> torch.nn.Module:
 
 
 def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings: AugmentSettings,
-               progress: bool = True, n_keep: int = 8) -> dict[str, Any]:
+               progress: bool = True, n_keep: int = 8, retrain_seed: int | None = None) -> dict[str, Any]:
     """One row of a table: generate, augment, retrain, evaluate. Cached by everything it uses.
 
-    Returns a dict with the task, method, seed, every test metric, the ASR, the training-set
-    sizes, and ``examples`` (the first ``n_keep`` originals, their examples and success flags).
+    ``seed`` seeds the attack (or the noise); ``retrain_seed`` (default ``settings.model_seed``)
+    seeds the retraining, and for the "original" row the original model that is evaluated. The
+    examples are always made against the ``settings.model_seed`` original.
+
+    Returns a dict with the task, method, seed, retrain_seed, every test metric, the ASR, the
+    training-set size, and ``examples`` (the first ``n_keep`` originals, their examples and
+    success flags).
     """
     from .experiments import cached
 
@@ -299,14 +309,20 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
     cfg = {"task": task.name, "config": task.config(), "data": data_fp, "method": method.key,
            "overrides": method.overrides, "seed": seed, "model_seed": settings.model_seed,
            "budget": settings.budget, "batch_size": settings.batch_size}
+    if retrain_seed is not None and retrain_seed != settings.model_seed:
+        cfg["retrain_seed"] = retrain_seed  # absent when equal, so earlier cached rows stay valid
+    train_seed = settings.model_seed if retrain_seed is None else retrain_seed
     state = _state_path(task, "augment-row", cfg)
 
     def compute() -> dict[str, Any]:
         model = original_model(task, data, settings.model_seed)
         x, y = data.x_train, _labels_of(data)
         n = x.shape[0]
-        row: dict[str, Any] = {"model": task.name, "method": method.label, "key": method.key, "seed": seed}
+        row: dict[str, Any] = {"model": task.name, "method": method.label, "key": method.key, "seed": seed,
+                               "retrain_seed": train_seed}
         if method.key == "original":
+            if train_seed != settings.model_seed:
+                model = original_model(task, data, train_seed)
             row.update(task.evaluate(model, data), asr=float("nan"), n_train=n)
             row["examples"] = (x[:n_keep].clone(), x[:n_keep].clone(), torch.zeros(min(n, n_keep), dtype=torch.bool))
             return row
@@ -319,7 +335,7 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
             x_aug, _ = store.augmented_dataset(x, out_dir)  # failed samples replaced by themselves
         y_aug = None if y is None else torch.cat([y, y])
         scale = 1.0 if settings.budget == "epochs" else n / x_aug.shape[0]
-        retrained = _train(task, state, x_aug, y_aug, settings.model_seed, epoch_scale=scale)
+        retrained = _train(task, state, x_aug, y_aug, train_seed, epoch_scale=scale)
         row.update(task.evaluate(retrained, data), asr=asr(success), n_train=int(x_aug.shape[0]))
         row["examples"] = (x[:n_keep].clone(), x_adv[:n_keep].clone(), success[:n_keep].clone())
         return row
@@ -335,7 +351,9 @@ def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | No
     """All rows for one task: the original model and every method, over the seeds.
 
     Randomised methods (GA) run once per seed; the attacks run on the first seed only unless
-    ``settings.repeat_all``. Returns one dict per (method, seed), see :func:`run_method`.
+    ``settings.repeat_all``. With ``settings.retrain_seeds`` every method (the original too) is
+    instead trained once per retraining seed, from examples made once (GA: noise drawn with the
+    retraining seed). Returns one dict per row, see :func:`run_method`.
     """
     settings = settings or AugmentSettings.from_profile()
     methods = tuple(methods or settings.methods)
@@ -343,6 +361,11 @@ def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | No
     rows = []
     for spec in methods:
         method = parse_method(spec)
+        if settings.retrain_seeds:
+            for r in settings.retrain_seeds:
+                seed = r if method.random else seeds[0]
+                rows.append(run_method(task, data, method, seed, settings, progress=progress, retrain_seed=r))
+            continue
         use = seeds if (method.random or settings.repeat_all) and method.attack else seeds[:1]
         for seed in use:
             rows.append(run_method(task, data, method, seed, settings, progress=progress))

@@ -15,6 +15,7 @@ import pandas as pd
 from ..attacks import check_preset
 from ..augment import (AugmentSettings, Method, direction_check, paper_style, run_augmentation, summarize)
 from ..config import Settings, active_profile, register
+from ..verdicts import claim_tests, runs_table, seeds_note
 from . import ExperimentResult, cached, experiment
 
 # The paper's Table 4, MNIST half: error of the original, then (method -> error, ASR).
@@ -259,6 +260,8 @@ def table4_reconstruction(profile: str | None = None, progress: bool = True, **o
         "paper_style": paper_style(summary, "error"),
         "vs_paper": paper_beside(summary),
         "direction": direction_check(summary, "error"),
+        "runs": runs_table(rows, METRICS),
+        "tests": claim_tests(rows, "error", "lower"),
     }
     fig = uae_figure(rows, s.kinds[0])
     figures = {"uaes": fig} if fig is not None else {}
@@ -268,5 +271,6 @@ def table4_reconstruction(profile: str | None = None, progress: bool = True, **o
              "Per-sample MINE uses random sampling for every autoencoder, the conv AE included (a stated "
              "deviation: the released script attacks with conv features; random sampling keeps the rows "
              "comparable and is the mode the closed-form control exists for). "
-             "The paper's numbers are MNIST with the full training set; compare directions, not values.")
+             "The paper's numbers are MNIST with the full training set; compare directions, not values. "
+             + seeds_note(config["augment"]))
     return ExperimentResult("table4_reconstruction", config, tables, figures, notes)
