@@ -34,18 +34,51 @@ def test_nb06_control():
 
 
 class _Select(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, logits):
         super().__init__()
-        self.logits = torch.nn.Parameter(torch.tensor([[0.0, 3.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]))
+        self.logits = torch.nn.Parameter(torch.tensor(logits))
+
+
+def _concrete(logits):
+    from uaelab.models.concrete import ConcreteSelect
+
+    model = torch.nn.Module()
+    model.select = _Select(logits)
+    model.selected_features = lambda: ConcreteSelect.indices(model.select)
+    model.select.M = len(logits)
+    return model
 
 
 def test_nb07_selected_features():
-    model = torch.nn.Module()
-    model.select = _Select()
+    model = _concrete([[0.0, 3.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
     assert nb07.check_selected_features(lambda m: m.select.logits.argmax(1), model).ok
     fb = nb07.check_selected_features(lambda m: m.select.logits.argmax(0), model)
     assert not fb.ok
     assert not nb07.check_selected_features(lambda m: torch.tensor([2, 3]), model).ok
+
+
+def test_nb07_selected_features_collision():
+    # both rows prefer feature 1; row 0 is the more confident, so row 1 takes its next best (3)
+    model = _concrete([[0.0, 5.0, 1.0, 0.0], [0.0, 2.0, 0.0, 1.0]])
+    assert model.selected_features().tolist() == [1, 3]
+    fb = nb07.check_selected_features(lambda m: m.select.logits.argmax(1), model)
+    assert not fb.ok and "distinct" in fb.message
+    assert nb07.check_selected_features(lambda m: torch.tensor([3, 1]), model).ok
+
+
+def test_strict_mode_raises_and_restores():
+    from uaelab.exercises import ExerciseFailed, is_strict, strict
+
+    assert not is_strict()
+    with strict():
+        assert nb06.check_control("Duplicate").ok
+        try:
+            nb06.check_control("original")
+        except ExerciseFailed as err:
+            assert "❌" in str(err)
+        else:
+            raise AssertionError("a rejected answer must raise in strict mode")
+    assert not is_strict() and not nb06.check_control("original").ok
 
 
 def test_nb07_downstream_accuracy():

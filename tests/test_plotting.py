@@ -125,3 +125,23 @@ def test_cells_are_square_and_do_not_overlap(kw):
             overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
             overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
             assert overlap_x <= 1e-9 or overlap_y <= 1e-9
+
+
+def test_perturbation_grid_shared_scale_and_linf():
+    from uaelab.plotting import perturbation_grid
+
+    x = torch.full((3, 1, 4, 4), 0.5)
+    big, small = x.clone(), x.clone()
+    big[:, :, 0, 0] += 0.2
+    small[:, :, 1, 1] -= 0.001
+    fig = perturbation_grid(x, {"big": big, "small": (small, torch.tensor([True, False, True]))})
+    assert fig.vmax == pytest.approx(0.2, abs=1e-6)  # one scale for every δ row: the largest change
+    assert torch.allclose(fig.linf["small"], torch.full((3,), 0.001), atol=1e-6)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles.count("L∞ 0.2") == 3 and titles.count("L∞ 0.001") == 3
+    assert any(ax.get_ylabel() == "δ small" for ax in fig.axes)
+    assert _crossed(fig)  # the failed example is crossed out
+    assert fig._repr_png_()[:4] == b"\x89PNG"
+    assert perturbation_grid(x, {"none": x}).vmax == pytest.approx(1 / 255)  # never a zero-width scale
+    with pytest.raises(ValueError):
+        perturbation_grid(x, {"bad": x[:, :, :2]})

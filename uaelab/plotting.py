@@ -264,6 +264,80 @@ def comparison_grid(
                       crosses=crosses, scale=scale, title=title)
 
 
+
+def perturbation_grid(
+    x: torch.Tensor,
+    examples: dict,
+    n: int = 8,
+    vmax: float | None = None,
+    scale: float = 0.9,
+    title: str | None = None,
+) -> Figure:
+    """Originals, and for each method its examples and their perturbations δ = x' − x on one
+    **shared absolute colour scale**, with a colour bar and each δ's L∞ norm above it.
+
+    Unlike :func:`diff_image` (each image rescaled to its own largest change), equal colours mean
+    equal pixel changes across images and methods, so a perturbation of a thousandth of a grey
+    level looks like one. ``examples`` maps a method's name to ``x_adv`` or ``(x_adv, success)``
+    (N×C×H×W in [0, 1]; a failed example gets a red X). ``vmax`` fixes the scale's end (default:
+    the largest |δ| shown, at least one 8-bit grey level, 1/255). The figure's ``linf`` attribute
+    holds each method's per-sample L∞ norms and ``vmax`` the scale used.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"x must be N×C×H×W, got shape {tuple(x.shape)}")
+    if not examples:
+        raise ValueError("examples must name at least one method: {name: x_adv or (x_adv, success)}")
+    x = x[:n].detach().cpu().float()
+    n = len(x)
+    items = []
+    for name, value in examples.items():
+        xa, ok = value if isinstance(value, tuple) else (value, None)
+        xa = torch.as_tensor(xa)[:n].detach().cpu().float()
+        if xa.shape != x.shape:
+            raise ValueError(f"{name}: examples must have the originals' shape {tuple(x.shape)}, got {tuple(xa.shape)}")
+        if ok is not None:
+            ok = torch.as_tensor(np.asarray(ok.cpu() if isinstance(ok, torch.Tensor) else ok)).bool()[:n]
+        items.append((str(name), xa, ok, xa - x))
+    peak = max(float(d.abs().max()) for *_, d in items)
+    vmax = float(vmax) if vmax is not None else max(peak, 1 / 255)
+    if not vmax > 0:
+        raise ValueError(f"vmax must be > 0, got {vmax}")
+    n_rows = 1 + 2 * len(items)
+    labels = ["original"] + [lab for name, *_ in items for lab in (name, f"δ {name}")]
+    left = 0.15 + 0.07 * max(map(len, labels))
+    width, height = left + n * scale + 1.1, 0.5 + n_rows * (scale + 0.22) + (0.4 if title else 0.0)
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(n_rows, n, squeeze=False, gridspec_kw=dict(
+        left=left / width, right=1 - 1.0 / width, top=1 - (0.5 + (0.4 if title else 0.0)) / height,
+        bottom=0.1 / height, wspace=0.08, hspace=0.35))
+    grey = lambda t: t[0].numpy() if t.shape[0] == 1 else t.permute(1, 2, 0).numpy()  # noqa: E731
+    image = None
+    fig.linf, fig.vmax = {}, vmax
+    for c in range(n):
+        axes[0][c].imshow(grey(x[c]), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    for i, (name, xa, ok, d) in enumerate(items):
+        linf = d.flatten(1).abs().amax(1)
+        fig.linf[name] = linf
+        for c in range(n):
+            axes[1 + 2 * i][c].imshow(grey(xa[c]), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            if ok is not None and not bool(ok[c]):
+                draw_cross(axes[1 + 2 * i][c])
+            signed = d[c].mean(0).numpy()  # one value per pixel (channels averaged for RGB)
+            image = axes[2 + 2 * i][c].imshow(signed, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+            axes[2 + 2 * i][c].set_title(f"L∞ {float(linf[c]):.3g}", fontsize=7, pad=2)
+    for r, row in enumerate(axes):
+        for c, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(labels[r], rotation=0, ha="right", va="center", fontsize="small")
+    cax = fig.add_axes([1 - 0.85 / width, 0.1 / height, 0.12 / width, 1 - (0.7 + (0.4 if title else 0.0)) / height])
+    bar = fig.colorbar(image, cax=cax)
+    bar.set_label(f"δ = x' − x, shared scale ±{vmax:.3g} (1 grey level = 0.0039)", fontsize="small")
+    if title:
+        fig.suptitle(title, y=1 - 0.1 / height, va="top")
+    return fig
+
 def show(fig: matplotlib.figure.Figure) -> None:
     """Display any matplotlib figure in a notebook as a PNG (no pyplot backend needed)."""
     from IPython.display import Image, display
