@@ -291,13 +291,25 @@ def move_slider(page, slider) -> None:
     page.keyboard.press("ArrowLeft" if at_top else "ArrowRight")
 
 
+CONTROLS = {"slider": ".widget-slider", "dropdown": ".widget-dropdown"}  # what check_notebook can drive
+
+
+def pick_other_option(select) -> None:
+    """Choose the next option of a ``<select>`` (the first one when the last is selected)."""
+    values = select.locator("option").evaluate_all("(os) => os.map(o => o.value)")
+    now = select.input_value()
+    i = values.index(now) if now in values else -1
+    select.select_option(values[(i + 1) % len(values)])
+
+
 def check_notebook(page, server: LabServer, name: str, screenshot: Path | None = None,
                    run_timeout: float = 240.0, widget_timeout: float = 60.0,
-                   render_timeout: float = 15.0) -> NotebookReport:
-    """Open ``name`` (relative to the server root), run all, move a slider; return what happened.
+                   render_timeout: float = 15.0, control: str = "slider") -> NotebookReport:
+    """Open ``name`` (relative to the server root), run all, move a slider (``control="dropdown"``:
+    choose another option of the first dropdown); return what happened.
 
-    ``run_timeout``: seconds for Run All; ``render_timeout``: for the first slider to appear after
-    the kernel is idle; ``widget_timeout``: for the slider's output to change after the move.
+    ``run_timeout``: seconds for Run All; ``render_timeout``: for the first control to appear after
+    the kernel is idle; ``widget_timeout``: for the control's output to change after the move.
     """
     rep = NotebookReport(name)
     page.on("pageerror", lambda exc: rep.console_errors.append(str(exc)[:300]))
@@ -319,7 +331,7 @@ def check_notebook(page, server: LabServer, name: str, screenshot: Path | None =
     rep.n_code_cells = len(state["counts"])
     rep.errors += page.evaluate(_JS_ERRORS)
 
-    sliders = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-slider")
+    sliders = page.locator(f".jp-NotebookPanel:not(.lm-mod-hidden) {CONTROLS[control]}")
     try:  # widgets render asynchronously after the kernel answered
         sliders.first.wait_for(state="visible", timeout=render_timeout * 1000)
     except Exception:  # noqa: BLE001 - no slider is a finding, reported below
@@ -327,10 +339,14 @@ def check_notebook(page, server: LabServer, name: str, screenshot: Path | None =
     rep.n_sliders = sliders.count()
     if rep.n_sliders:
         slider = sliders.first
-        readout = slider.locator(".widget-readout")
-        before_val = readout.inner_text() if readout.count() else ""
+        readout = slider.locator(".widget-readout" if control == "slider" else "select")
+        value = (lambda: readout.inner_text()) if control == "slider" else (lambda: readout.input_value())
+        before_val = value() if readout.count() else ""
         rep.output_before = slider.evaluate(_JS_SNAPSHOT)
-        move_slider(page, slider)
+        if control == "slider":
+            move_slider(page, slider)
+        else:
+            pick_other_option(readout)
         deadline = time.monotonic() + widget_timeout
         while time.monotonic() < deadline:
             page.wait_for_timeout(300)
@@ -340,7 +356,7 @@ def check_notebook(page, server: LabServer, name: str, screenshot: Path | None =
                 rep.output_after = slider.evaluate(_JS_SNAPSHOT)
                 break
         _wait_state(page, _idle, widget_timeout, settle=0.5)
-        rep.slider_value = (before_val, readout.inner_text() if readout.count() else "")
+        rep.slider_value = (before_val, value() if readout.count() else "")
         rep.errors += [e for e in page.evaluate(_JS_ERRORS) if e not in rep.errors]
     if screenshot is not None:
         rep.screenshot = save_screenshot(page, screenshot)
@@ -415,6 +431,12 @@ explore(show, k=slider(1, 5, 1, value=2))
 
 
 FIXTURE_KINDS = tuple(_CELLS)
+
+
+def assert_figure_shown(rep: NotebookReport) -> None:
+    """The widget's output shows an image (a figure), before and after the control moved."""
+    for when, out in (("before", rep.output_before), ("after", rep.output_after)):
+        assert '"imgs":["img:' in out, f"{rep.name}: no figure in the widget's output {when} the move: {out[:200]!r}"
 
 
 def assert_widgets_work(rep: NotebookReport) -> None:

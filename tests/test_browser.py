@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import (FIXTURE_KINDS, LabServer, assert_widgets_work, check_notebook,
+from browser_helpers import (FIXTURE_KINDS, LabServer, assert_figure_shown, assert_widgets_work, check_notebook,
                              chromium_executable, launch_args, skip_reason, write_widget_notebook)
 from conftest import REPO
 
@@ -121,3 +121,12 @@ def test_notebook_widgets_work_in_jupyterlab(lab, page, name):
     assert rep.n_code_cells > 0
     assert_widgets_work(rep)
     assert rep.screenshot is not None and rep.screenshot.stat().st_size > 10_000
+
+
+def test_uae_browser_dropdown_draws_a_figure(lab, page):
+    """Notebook 06's widget (two dropdowns, no slider): choosing another autoencoder redraws its
+    figure. Its callback once returned the figure instead of displaying it, leaving the widget empty."""
+    name = "06_uae_reconstruction.ipynb"
+    rep = _check(page, lab, name, ARTIFACTS / f"{Path(name).stem}.png", run_timeout=600, control="dropdown")
+    assert_widgets_work(rep)
+    assert_figure_shown(rep)

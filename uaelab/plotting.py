@@ -272,6 +272,7 @@ def perturbation_grid(
     vmax: float | None = None,
     scale: float = 0.9,
     title: str | None = None,
+    col_titles: Sequence[str] | None = None,
 ) -> Figure:
     """Originals, and for each method its examples and their perturbations δ = x' − x on one
     **shared absolute colour scale**, with a colour bar and each δ's L∞ norm above it.
@@ -280,7 +281,8 @@ def perturbation_grid(
     equal pixel changes across images and methods, so a perturbation of a thousandth of a grey
     level looks like one. ``examples`` maps a method's name to ``x_adv`` or ``(x_adv, success)``
     (N×C×H×W in [0, 1]; a failed example gets a red X). ``vmax`` fixes the scale's end (default:
-    the largest |δ| shown, at least one 8-bit grey level, 1/255). The figure's ``linf`` attribute
+    the largest |δ| shown, at least one 8-bit grey level, 1/255); pass a fixed ``vmax`` to compare
+    figures with each other. ``col_titles`` label the originals' columns. The figure's ``linf`` attribute
     holds each method's per-sample L∞ norms and ``vmax`` the scale used.
     """
     if x.dim() != 4:
@@ -313,8 +315,11 @@ def perturbation_grid(
     grey = lambda t: t[0].numpy() if t.shape[0] == 1 else t.permute(1, 2, 0).numpy()  # noqa: E731
     image = None
     fig.linf, fig.vmax = {}, vmax
+    col_titles = _labels(col_titles, n, "col_titles")
     for c in range(n):
         axes[0][c].imshow(grey(x[c]), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        if col_titles:
+            axes[0][c].set_title(col_titles[c], fontsize="small")
     for i, (name, xa, ok, d) in enumerate(items):
         linf = d.flatten(1).abs().amax(1)
         fig.linf[name] = linf

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import nbformat
-from nbtools import keep_checked_outputs  # notebooks/_src/nbtools.py
+from nbtools import intro, keep_checked_outputs, takeaways  # notebooks/_src/nbtools.py
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 OUT = Path(__file__).resolve().parent.parent / "00_quickstart.ipynb"
@@ -21,9 +21,15 @@ cells = [
     new_markdown_cell("""\
 # 00 · Quickstart: data, figures and a map of the tutorial
 
+""" + intro(10, ["load a dataset and read its shapes and value range",
+                 "draw image grids, and perturbations on one shared colour scale",
+                 "choose a profile (compute budget) and point uaelab at real data"],
+                ["Python and a little PyTorch (tensors, shapes)",
+                 "nothing about adversarial examples yet: the series builds it up"]) + """
+
 **uaelab** re-implements and teaches *unsupervised adversarial examples* (UAEs) from
 Hsu et al., *Adversarial Examples Can Be Effective Data Augmentation for Unsupervised Machine
-Learning* (AAAI 2022). A UAE is a small perturbation $x+\\delta$ of a sample that makes an
+Learning* (AAAI 2022), and checks which of its claims reproduce. A UAE is a small perturbation $x+\\delta$ of a sample that makes an
 **unsupervised** model's loss worse (e.g. an autoencoder's reconstruction error) while keeping
 $x+\\delta$ *similar* to $x$ — similarity measured by the **mutual information** between $x$ and
 $x+\\delta$, estimated per sample with MINE. Training again with these UAEs added to the data
@@ -41,14 +47,15 @@ Run the cells from top to bottom (Shift+Enter)."""),
 
 | notebook | topic | paper artefact |
 |---|---|---|
-| `01` | per-sample MINE: estimating mutual information from one sample | §3 |
-| `02` | supervised attacks: MinMax vs. penalty formulation | §3 |
+| `01` | per-sample MINE: estimating mutual information from one sample, and its closed form | §3.1 |
+| `02` | supervised attacks with MINE: the MinMax algorithm, and controls without MI | §3 |
 | `03` | sweeping the perturbation bound ε; failed attacks marked with a red ✗ | Figure 3 |
 | `04` | MinMax vs. penalty (binary search) attacks | Table 3, Figure 2 |
 | `05` | how realistic are adversarial examples? FID / KID | Table 2, Figure 1 |
 | `06` | UAE augmentation for autoencoder reconstruction | Table 4 |
 | `07` | UAE augmentation for the concrete autoencoder (feature selection) | Table 6 |
 | `08` | UAE augmentation for contrastive learning (SimCLR) | Table 5 |
+| `09` | what reproduces: every claim with its measured verdict | all |
 
 Every notebook reads its settings from a **profile**:
 
@@ -112,6 +119,16 @@ x_noisy = (x + 0.15 * torch.randn(x.shape, generator=g)).clamp(0, 1)
 success = torch.tensor([i % 3 != 2 for i in range(6)])
 comparison_grid(x, x_noisy, success=success, scale=0.8)"""),
     new_markdown_cell("""\
+The difference row of `comparison_grid` rescales each image to its own largest change, so a tiny
+perturbation looks as strong as a large one. To compare sizes, `perturbation_grid` draws every
+perturbation δ = x' − x on **one absolute colour scale** with a colour bar, and prints each δ's
+$L_\\infty$ norm (the largest pixel change; one 8-bit grey level is 1/255 ≈ 0.004):"""),
+    new_code_cell("""\
+from uaelab.plotting import perturbation_grid
+
+x_faint = (x + 0.01 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+perturbation_grid(x, {"noise σ=0.15": (x_noisy, success), "noise σ=0.01": x_faint}, scale=0.8)"""),
+    new_markdown_cell("""\
 ### Try it
 
 Move the sliders to pick a digit class and how many of its images to show. (When the notebook
@@ -167,8 +184,15 @@ except ValueError as err:
     new_markdown_cell("""\
 ## Next
 
-Continue with **`01_mine_per_sample.ipynb`**: how to estimate the mutual information between a
-single image and its perturbed copy, the similarity measure behind every attack in this series."""),
+Continue with **`01_per_sample_mine.ipynb`**: how to estimate the mutual information between a
+single image and its perturbed copy, the similarity measure behind every attack in this series.
+Teaching the series? `docs/workshop.md` has a 3-hour agenda."""),
+    new_markdown_cell(takeaways([
+        "Images are float tensors N×C×H×W in [0, 1]; one grey level is 1/255.",
+        "Compare perturbations on one absolute scale (`perturbation_grid`), never per-image rescaled.",
+        "`quick` runs everything on a CPU in minutes on the embedded digits; `paper` needs real data and a GPU.",
+        "Settings are typed objects whose defaults are the paper's; profiles and keyword overrides change them.",
+    ])),
 ]
 
 for i, cell in enumerate(cells):

@@ -114,14 +114,17 @@ def control_sweep(model, x, y, idx, s: EpsSweepSettings, profile, mi: str) -> di
 CONTROLS = ("MINE, untrained (steps=0)", "no MI term")
 
 
-def eps_sweep_controls(profile: str | None = None, controls: tuple[str, ...] = CONTROLS,
+def eps_sweep_controls(profile: str | None = None, controls: tuple[str, ...] = CONTROLS, show_eps: float = 0.5,
                        **overrides) -> ExperimentResult:
     """Figure 3's MinMax sweep beside the same sweep with the MI term switched off (``controls``:
     keys of ``supervised.ABLATIONS``) and beside PGD, on the same samples (cached).
 
     Tables: ``mean_linf`` (rows: attack, columns: ε), ``success_rate`` and ``max_diff_vs_mine``,
     the largest per-pixel difference between a control's examples and MINE's at each ε. Figures:
-    one sweep grid per control."""
+    one sweep grid per control, and ``perturbations``: every attack's examples at ``show_eps`` and
+    their δ on one colour scale."""
+    from ..plotting import perturbation_grid
+
     from .supervised import ABLATIONS
 
     unknown = [c for c in controls if c not in ABLATIONS]
@@ -140,6 +143,11 @@ def eps_sweep_controls(profile: str | None = None, controls: tuple[str, ...] = C
                              for e, r in rows.items()} for m, rows in per.items() if m != "MinMax, MINE"}
                         ).T.rename_axis(index="attack", columns="epsilon")
     figs = {mi: sweep_figure({"c": per[f"MinMax, {mi}"]}, "c", f"MinMax with {mi} (T={s.T})") for mi in controls}
+    if show_eps not in s.epsilons:
+        raise ValueError(f"show_eps must be one of the sweep's epsilons {s.epsilons}, got {show_eps}")
+    figs["perturbations"] = perturbation_grid(
+        x, {m: (rows[show_eps]["x_adv"], rows[show_eps]["success"]) for m, rows in per.items()}, scale=0.8,
+        title=f"ε = {show_eps:g}: examples and δ = x' − x on one scale")
     return ExperimentResult(
         "fig3_eps_controls", {**config, "controls": list(controls)},
         tables={"mean_linf": linf, "success_rate": success_table(per), "max_diff_vs_mine": diff},

@@ -139,25 +139,19 @@ def table2_fid_kid(profile: str | None = None, fidelity: FidelitySettings | None
 CONTROLS = ("MINE, untrained (steps=0)", "no MI term")
 
 
-def fid_kid_controls(profile: str | None = None, fidelity: FidelitySettings | None = None,
-                     controls: tuple[str, ...] = CONTROLS, **overrides) -> ExperimentResult:
-    """Table 2's random-sampling attack (first run) beside the same attack with the MI term switched
-    off (``controls``: keys of ``supervised.ABLATIONS``), scored with the same extractor and
-    reference set (cached). Table ``controls``: asr, fid, kid, mean_linf, max_diff_vs_mine per row,
-    and the clean test samples; figure ``perturbations``: the examples and their δ on one scale."""
-    from ..plotting import perturbation_grid
+def control_examples(profile: str | None = None, fidelity: FidelitySettings | None = None,
+                     controls: tuple[str, ...] = CONTROLS, **overrides):
+    """(x, {name: result dict}, context) for Table 2's first random-sampling run ("random sampling,
+    MINE") and the same attack with each MI control (keys of ``supervised.ABLATIONS``), cached."""
     from .supervised import ABLATIONS
 
     unknown = [c for c in controls if c not in ABLATIONS]
     if unknown:
         raise ValueError(f"unknown MI control(s) {unknown}; choose from {', '.join(ABLATIONS)}")
     s, config, x, examples, per_run = run(profile, fidelity, **overrides)
-    fs = fidelity or FidelitySettings.from_profile(profile)
     data = load_data(profile)
     model, _ = classifier_for(data, profile)
     _, y, idx = correct_samples(model, data.x_test, data.y_test, s.n_samples)
-    extractor_model, _ = classifier_for(data, profile, seed=s.extractor_seed)
-    ref = data.x_train if s.n_reference is None else data.x_train[: s.n_reference]
     common = [f"minmax.T={s.T}", "minmax.epsilon=1.0", "mine.sampler=random", f"mine.K={s.K}"]
 
     def attack(mi):
@@ -166,17 +160,33 @@ def fid_kid_controls(profile: str | None = None, fidelity: FidelitySettings | No
 
     sets = {"random sampling, MINE": examples["random"][0]}
     sets.update({mi: cached("table2_control_examples", {**config, "mi": mi}, lambda mi=mi: attack(mi)) for mi in controls})
+    return x, sets, {"settings": s, "config": config, "per_run": per_run, "data": data}
 
-    def score(name, e):
+
+def fid_kid_controls(profile: str | None = None, fidelity: FidelitySettings | None = None,
+                     controls: tuple[str, ...] = CONTROLS, **overrides) -> ExperimentResult:
+    """Table 2's random-sampling attack (first run) beside the same attack with the MI term switched
+    off (``controls``: keys of ``supervised.ABLATIONS``), scored with the same extractor and
+    reference set (cached). Table ``controls``: asr, fid, kid, mean_linf, max_diff_vs_mine per row,
+    and the clean test samples; figure ``perturbations``: the examples and their δ on one scale."""
+    from ..plotting import perturbation_grid
+
+    x, sets, ctx = control_examples(profile, fidelity, controls, **overrides)
+    s, config, per_run, data = ctx["settings"], ctx["config"], ctx["per_run"], ctx["data"]
+    fs = fidelity or FidelitySettings.from_profile(profile)
+    extractor_model, _ = classifier_for(data, profile, seed=s.extractor_seed)
+    ref = data.x_train if s.n_reference is None else data.x_train[: s.n_reference]
+    mine = sets["random sampling, MINE"]["x_adv"]
+
+    def score(e):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             res = fid_kid(e["x_adv"], ref, fs, classifier=extractor_model)
-        mine = sets["random sampling, MINE"]["x_adv"]
         return {"asr": float(e["success"].float().mean()), "fid": res["fid"], "kid": res["kid_mean"],
                 "mean_linf": float((e["x_adv"] - x).flatten(1).abs().amax(1).mean()),
                 "max_diff_vs_mine": float((e["x_adv"] - mine).abs().max()), "extractor": res["extractor_name"]}
 
-    rows = {name: cached("table2_control_scores", {**config, "set": name}, lambda n=name, e=e: score(n, e))
+    rows = {name: cached("table2_control_scores", {**config, "set": name}, lambda e=e: score(e))
             for name, e in sets.items()}
     clean = per_run[per_run["method"] == "clean test samples"].iloc[0]
     rows["clean test samples"] = {"asr": float("nan"), "fid": clean["fid"], "kid": clean["kid"], "mean_linf": 0.0,
@@ -190,3 +200,17 @@ def fid_kid_controls(profile: str | None = None, fidelity: FidelitySettings | No
                             tables={"controls": table}, figures={"perturbations": fig},
                             notes="If the controls' FID/KID and images match MINE's, the MI term did not make the "
                                   "examples more (or less) realistic.")
+
+
+def control_demo(examples: str = "random sampling, MINE", n: int = 6, profile: str | None = None) -> Figure:
+    """The widget of notebook 05: one row of :func:`control_examples` and its δ on a fixed scale
+    (±0.5, so switching rows compares sizes)."""
+    from ..plotting import perturbation_grid
+
+    x, sets, _ = control_examples(profile)
+    if examples not in sets:
+        raise ValueError(f"examples must be one of {list(sets)}, got {examples!r}")
+    e = sets[examples]
+    return perturbation_grid(x, {examples: (e["x_adv"], e["success"])}, n=n, vmax=0.5, scale=0.8,
+                             title=f"{examples}: success {float(e['success'].float().mean()):.2f}, mean L∞ "
+                                   f"{float((e['x_adv'] - x).flatten(1).abs().amax(1).mean()):.3f}")

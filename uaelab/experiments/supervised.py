@@ -127,30 +127,48 @@ def supervised_attack(profile: str | None = None, **overrides) -> ExperimentResu
     )
 
 
-def ablation(profile: str | None = None, **overrides) -> pd.DataFrame:
-    """The untargeted attack with each of :data:`ABLATIONS` on the same samples (cached).
-
-    Columns: success_rate, mean_mi, mean_linf, mean_l2 (successful samples), mean_cos (cosine
-    of x and x', successful samples) and max_diff_vs_mine (largest per-pixel difference of the
-    returned images from the MINE row's)."""
+def _ablation_runs(profile: str | None = None, **overrides):
+    """(x, {name: result dict}) of the untargeted attack with each of :data:`ABLATIONS` (cached)."""
     # every row samples at random: the closed form exists for that mode only, and one mode for
     # all rows keeps them comparable
     s = SupervisedSettings.from_profile(profile, **{**overrides, "sampler": "random"})
     data = load_data(profile)
     model, model_info = classifier_for(data, profile)
     x, y, idx = correct_samples(model, data.x_test, data.y_test, s.n_samples)
-    rows, first = [], None
+    outs = {}
     for name, (method, extra) in ABLATIONS.items():
         attack = make_mine_attack(method, model, profile, s.overrides() + extra, seed=s.seed)
         config = {"data": data.fingerprint(), "model": model_info, "attack": attack_config(attack),
                   "n": s.n_samples}
-        out = cached("supervised_ablation", config, lambda: attack_samples(model, x, y, idx, s, profile, mi=name))
+        outs[name] = cached("supervised_ablation", config,
+                            lambda name=name: attack_samples(model, x, y, idx, s, profile, mi=name))
+    return x, outs
+
+
+def ablation(profile: str | None = None, **overrides) -> pd.DataFrame:
+    """The untargeted attack with each of :data:`ABLATIONS` on the same samples (cached).
+
+    Columns: success_rate, mean_mi, mean_linf, mean_l2 (successful samples), mean_cos (cosine
+    of x and x', successful samples) and max_diff_vs_mine (largest per-pixel difference of the
+    returned images from the MINE row's)."""
+    x, outs = _ablation_runs(profile, **overrides)
+    rows, first = [], None
+    for name, out in outs.items():
         row = summary_row(name, x, out)
         row["mean_cos"] = float(perturbation_sizes(x, {name: (out["x_adv"], out["success"])}).loc[name, "mean_cos"])
         first = out["x_adv"] if first is None else first
         row["max_diff_vs_mine"] = float((out["x_adv"] - first).abs().max())
         rows.append(row)
     return pd.DataFrame(rows).set_index("attack")
+
+
+def ablation_figure(profile: str | None = None, n: int = 6, **overrides) -> Figure:
+    """The examples of :func:`ablation`'s rows and their perturbations on one shared colour scale."""
+    from ..plotting import perturbation_grid
+
+    x, outs = _ablation_runs(profile, **overrides)
+    return perturbation_grid(x, {name: (out["x_adv"], out["success"]) for name, out in outs.items()}, n=n,
+                             scale=0.8, title="the MI term switched: examples and δ = x' − x on one scale")
 
 
 def small_attack(epsilon: float = 1.0, kappa: float = 0.0, T: int = 50, alpha: float = 0.01, beta: float = 0.1,
@@ -184,5 +202,9 @@ def attack_demo(epsilon: float = 1.0, kappa: float = 0.0, T: int = 50, alpha: fl
     x, y = out["x"], out["y"]
     row = summary_row("demo", x, out)
     kind = "untargeted" if target < 0 else f"target {target}"
-    return grid(x, out, y, n, f"{mi}, {kind}, ε={epsilon:g}, T={T}: success {row['success_rate']:.2f}, "
-                              f"mean L∞ {row['mean_linf']:.2f}")
+    from ..plotting import perturbation_grid
+
+    labels = [f"{int(a)}→{int(b)}" for a, b in zip(y, out["pred"])]
+    return perturbation_grid(x, {mi: (out["x_adv"], out["success"])}, n=n, vmax=0.5, col_titles=labels, scale=0.8,
+                             title=f"{mi}, {kind}, ε={epsilon:g}, T={T}: success {row['success_rate']:.2f}, "
+                                   f"mean L∞ {row['mean_linf']:.2f}")
