@@ -60,7 +60,7 @@ def intro(minutes: int, objectives: list[str], prerequisites: list[str]) -> str:
     """The block under a notebook's title: teaching time, objectives, prerequisites, glossary."""
     obj = "\n".join(f"* {o}" for o in objectives)
     pre = "\n".join(f"* {p}" for p in prerequisites)
-    return (f"**Teaching time:** about {minutes} minutes · terms in *italics* are in the "
+    return (f"**Teaching time:** about {minutes} minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): "
             f"[glossary]({GLOSSARY}) · paper: {ref('hsu')}\n\n"
             f"**You will learn to**\n\n{obj}\n\n**Before you start**\n\n{pre}")
 
