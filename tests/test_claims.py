@@ -66,7 +66,7 @@ def test_claims_without_results_are_not_tested(tmp_path):
     from uaelab.claims import COLUMNS, all_claims, claims_table
 
     table = claims_table(tmp_path)
-    assert list(table.columns) == COLUMNS and len(table) == len(all_claims())
+    assert list(table.columns) == [*COLUMNS, "readme"] and len(table) == len(all_claims())
     assert (table["verdict"] == "not tested").all()
     assert table["measured"].str.startswith("not run yet").all()
     assert table["id"].is_unique
