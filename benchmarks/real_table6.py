@@ -5,6 +5,13 @@ after each; cached per row and resumable, so rerunning continues where it stoppe
 
     UAELAB_CACHE=/tmp/uaelab_real .venv/bin/python benchmarks/real_table6.py --train 1000
 
+Issue 13's run (released preset, every control, 5 retraining seeds; the reduced MINE budget of
+results/real/uae_released_mnist.md):
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_table6.py --train 4000 --retrain-seeds 0,1,2,3,4 \
+        --tag full --methods original,mine-uae,no-mi,closed-form,l2-uae,ga:0.01,ga:0.001,duplicate \
+        --attack "mine.K=96,mine.m=32,mine.steps=5,mine.projection=per_attack,mi_eval_steps=0"
+
 MNIST / Fashion-MNIST follow the concrete-AE authors: their 10k test set split 40/60 (4000 /
 6000, stratified), then --train of the 4000 (class-balanced). COIL-20 (20×20) and Isolet (its
 test split, the only one here) are split 80/20 by the loader and used whole.
@@ -33,6 +40,10 @@ def main(argv=None) -> int:
                    help="retraining budget: same epochs (paper) or same number of gradient steps")
     p.add_argument("--model-seed", type=int, default=0,
                    help="seed of the original model; every retrained model starts from the same initialisation")
+    p.add_argument("--retrain-seeds", default="", help="e.g. 0,1,2,3,4: retrain every row (the original too) per seed")
+    p.add_argument("--preset", default="reference_code", choices=["reference_code", "paper"])
+    p.add_argument("--tag", default="", help="suffix of the result names (e.g. full)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", default=str(REPO / "results" / "real"))
     a = p.parse_args(argv)
 
@@ -41,6 +52,9 @@ def main(argv=None) -> int:
     from uaelab.experiments import write_result
     from uaelab.experiments.table6_concrete import table6_concrete
 
+    import torch
+
+    torch.set_num_threads(a.threads)
     log = {}
     for name in [d for d in a.datasets.split(",") if d]:
         t0 = time.time()
@@ -48,13 +62,17 @@ def main(argv=None) -> int:
         res = table6_concrete("paper", datasets=(name,), root=a.root, train_limit=limit, epochs=a.epochs,
                               attack_set=tuple(x for x in a.attack.split(",") if x),
                               methods=tuple(a.methods.split(",")), seeds=(0,), budget=a.budget,
-                              model_seed=a.model_seed)
+                              model_seed=a.model_seed, preset=a.preset,
+                              retrain_seeds=tuple(int(x) for x in a.retrain_seeds.split(",") if x))
         log[name] = {"train_limit": limit, "seconds": round(time.time() - t0), "config": res.config,
                      "notes": res.notes}
         out = Path(a.out)
-        res.name = f"table6_{name}" + ("_steps" if a.budget == "steps" else "")
+        suffix = ("_steps" if a.budget == "steps" else "") + (f"_{a.tag}" if a.tag else "")
+        res.name = f"table6_{name}{suffix}"
         write_result(res, "paper", figures_dir=out, results_dir=out)
-        runs = out / f"table6_runs{'_steps' if a.budget == 'steps' else ''}.json"
+        log[name]["command"] = "python benchmarks/real_table6.py " + " ".join(
+            f"'{x}'" if (not x or " " in x) else x for x in (argv if argv is not None else sys.argv[1:]))
+        runs = out / f"table6_runs{suffix}.json"
         earlier = json.loads(runs.read_text()) if runs.exists() else {}  # other datasets' runs stay
         runs.write_text(json.dumps({**earlier, **log}, indent=1, default=str))
         print(f"[{time.strftime('%H:%M:%S')}] {name} done in {time.time() - t0:.0f}s", flush=True)

@@ -49,3 +49,24 @@ def test_mine_saturates_below_log_k_on_mnist():
     assert (REPO / "figures" / "real" / "mine_closed_form_mnist.png").exists()
     assert "figures/real/mine_closed_form_mnist.png" in README
     assert math.isclose(s["log_K"].iloc[0], math.log(500))
+
+
+def test_readme_claims_table_is_generated_from_results():
+    """README, 'What reproduces': the table between the markers is claims_table() rendered now
+    (rerun `python -m uaelab.claims` after new results), and so is results/real/claims.md."""
+    from uaelab.claims import README_END, README_START, claims_markdown, claims_table, readme_block
+
+    table = claims_table()
+    start, end = README.index(README_START), README.index(README_END) + len(README_END)
+    assert README[start:end] == readme_block(table)
+    assert claims_markdown(table) in (REPO / "results" / "real" / "claims.md").read_text()
+
+
+def test_claims_without_results_are_not_tested(tmp_path):
+    from uaelab.claims import COLUMNS, all_claims, claims_table
+
+    table = claims_table(tmp_path)
+    assert list(table.columns) == [*COLUMNS, "readme"] and len(table) == len(all_claims())
+    assert (table["verdict"] == "not tested").all()
+    assert table["measured"].str.startswith("not run yet").all()
+    assert table["id"].is_unique

@@ -22,6 +22,7 @@ from ..attacks import check_preset
 from ..augment import AugmentSettings, Method, paper_style, run_augmentation, summarize
 from ..config import Settings, active_profile, register
 from . import ExperimentResult, cached, experiment
+from ..verdicts import claim_tests, runs_table, seeds_note
 from .table4_reconstruction import preset_note
 
 # The paper's Table 6: dataset -> (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE).
@@ -245,11 +246,15 @@ def table6_concrete(profile: str | None = None, progress: bool = True, **overrid
                                   .add_prefix("accuracy ")], axis=1),
         "vs_paper": paper_beside(summary),
         "direction": direction(summary),
+        "runs": runs_table(rows, METRICS),
+        "tests": pd.concat([claim_tests(rows, "error", "lower").assign(metric="error"),
+                            claim_tests(rows, "accuracy", "higher").assign(metric="accuracy")]),
     }
     figures = {"selected": selection_figure(rows, s.datasets[0])}
     notes = ("Error: per-pixel test MSE (↑ = lower, relative). Accuracy: Extra-Trees on the selected "
              "features; its change is a difference of fractions. 'Duplicate' (original + exact copy) is the "
              f"control for the doubled number of gradient steps. {preset_note(s.preset)} " +
              "; ".join(f"{r['dataset']}: d={r['d']}, M={r['M']}, {r['n_train']} train, {r['n_test']} test"
-                       for r in rows if r["key"] == "original"))
+                       for r in {r["dataset"]: r for r in reversed(rows) if r["key"] == "original"}.values())
+             + ". " + seeds_note(config["augment"]))
     return ExperimentResult("table6_concrete", config, tables, figures, notes)
