@@ -652,7 +652,7 @@ with pd.option_context("display.max_colwidth", 120):
     md("""\
 ## Claim by claim
 
-Each claim with its evidence, and what a learner should take from a verdict of that kind:"""),
+Each tested claim with its evidence, and what a learner should take from a verdict of that kind:"""),
     code("""\
 LESSON = {
     "holds": "Reproduced at this budget. Check that its controls (Duplicate, no-MI) are claims of their own below: "
@@ -663,11 +663,18 @@ LESSON = {
                     "its opposite is supported.",
     "not tested": "No committed result yet; the measured column names the missing file and the command makes it.",
 }
-for _, r in table.iterrows():
+tested = table[table["verdict"] != "not tested"]
+for _, r in tested.iterrows():
     display(Markdown(f"**{r['id']}** · {r['claim']}  \\n*{r['source']}* · paper: {r.get('paper', '–')}  \\n"
                      f"measured: {r['measured']} → **{r['verdict']}**  \\n"
                      f"test: {r['test']} · budget: {r['budget']} · evidence: `{r['evidence']}`  \\n"
                      f"{LESSON[r['verdict']]}"))"""),
+    md("""\
+The claims without a committed result yet, and the file each one waits for:"""),
+    code("""\
+waiting = table[table["verdict"] == "not tested"]
+print(LESSON["not tested"])
+waiting.groupby("evidence")["id"].apply(lambda ids: ", ".join(ids)).rename("claims").to_frame()"""),
     md("""\
 ## What to conclude
 
@@ -676,9 +683,18 @@ The counts and lists below are computed from the table, so they follow the commi
 by = {v: table.loc[table["verdict"] == v, "id"].tolist() for v in VERDICTS}
 for v in VERDICTS:
     print(f"{v:14s} {len(by[v]):2d}  {', '.join(by[v])}")
-tested = len(table) - len(by["not tested"])
-print(f"\\nof {tested} tested claims, {len(by['holds'])} hold, {len(by['does not hold'])} do not, "
+n_tested = len(table) - len(by["not tested"])
+print(f"\\nof {n_tested} tested claims, {len(by['holds'])} hold, {len(by['does not hold'])} do not, "
       f"{len(by['within noise'])} cannot be told from noise at the budgets run")"""),
+    md("""\
+Every improvement over the original model, beside its control. An augmented model trains twice
+the gradient steps, so a gain over the original counts as the UAEs' only if it also beats
+**Duplicate** (notebook 06):"""),
+    code("""\
+verdict = table.set_index("id")["verdict"]
+gains = [(cid, cid.replace("-vs-original", "-vs-duplicate")) for cid in verdict.index if cid.endswith("-vs-original")]
+pd.DataFrame([{"improvement": c, "vs original": verdict[c], "vs Duplicate": verdict.get(d, "not listed")}
+              for c, d in gains]).set_index("improvement")"""),
     md("""\
 How to read this as a learner, whatever the counts say on your checkout:
 
