@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.uaelab-installed
 
-.PHONY: setup reproduce test lab bench clean-cache mi-bench-venv mi-bench
+.PHONY: setup reproduce test lab bench clean-cache mi-bench-venv mi-bench notebooks book book-venv
 
 # Create .venv if missing and install the pinned dependencies plus uaelab (editable).
 # Re-runs only when pyproject.toml changes.
@@ -22,6 +22,31 @@ reproduce: setup
 # All tests: unit tests, then every notebook (and its solutions) under nbval.
 test: setup
 	$(PY) -m pytest tests notebooks --nbval-lax --durations=15
+
+# Every notebook and its solutions from its jupytext source notebooks/_src/NN_name.py (cells tagged
+# "solution" make the solutions notebook); NB="03 06" builds some. Notebooks with checked cells
+# (# NBVAL_CHECK_OUTPUT) are executed once to store those outputs.
+notebooks: setup
+	$(PY) notebooks/_src/build.py $(NB)
+
+# A static HTML site of the executed notebooks (quick profile), readable without a kernel:
+# build/book/_build/html/index.html. Jupyter Book 1.x (Sphinx) lives in its own venv .venv-book,
+# so its pins (Sphinx, myst-nb, markdown-it-py 3) never touch the main .venv; the notebooks are
+# executed with the main .venv's kernel and only rendered by Jupyter Book.
+BOOK_VENV ?= .venv-book
+book-venv: $(BOOK_VENV)/.installed
+$(BOOK_VENV)/.installed:
+	test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
+	$(BOOK_VENV)/bin/python -m pip install --quiet jupyter-book==1.0.4.post1
+	touch $@
+
+book: setup book-venv
+	rm -rf build/book && mkdir -p build/book/docs
+	cp docs/book/_config.yml docs/book/_toc.yml docs/book/intro.md build/book/
+	cp docs/glossary.md docs/workshop.md build/book/docs/
+	$(PY) notebooks/_src/build.py --executed build/book
+	$(BOOK_VENV)/bin/jupyter-book build build/book --quiet
+	@echo "open build/book/_build/html/index.html"
 
 # JupyterLab on the notebooks.
 lab: setup
