@@ -130,3 +130,28 @@ def test_uae_browser_dropdown_draws_a_figure(lab, page):
     rep = _check(page, lab, name, ARTIFACTS / f"{Path(name).stem}.png", run_timeout=600, control="dropdown")
     assert_widgets_work(rep)
     assert_figure_shown(rep)
+
+
+BOOK = REPO / "build" / "book" / "_build" / "html"  # written by `make book`
+
+
+def test_static_book_page_shows_the_executed_notebook(browser):
+    """`make book`'s static site: one notebook's page opens from disk (no server, no kernel) and
+    shows its executed outputs: its title, figures and a table. Skipped until `make book` ran."""
+    page_path = BOOK / "notebooks" / "02_supervised_attacks.html"
+    if not page_path.exists():
+        pytest.skip(f"the static site is not built ({page_path.relative_to(REPO)} missing): run `make book`")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(page_path.as_uri())
+        assert "02 · Supervised attacks with MINE" in page.locator("h1").first.inner_text()
+        images = page.locator("article img, main img")
+        assert images.count() >= 3  # the attack grids and the controls' shared-scale figure
+        assert all(images.nth(i).evaluate("(i) => i.complete && i.naturalWidth > 0") for i in range(images.count()))
+        assert page.locator("table").count() >= 1  # the executed tables
+        assert "Traceback" not in page.locator("body").inner_text()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "book_02_supervised_attacks.png"), full_page=True)
+    finally:
+        context.close()
