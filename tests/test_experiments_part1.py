@@ -208,3 +208,18 @@ def test_table2_rows_extractor_and_kid_size(fast):
     assert np.isfinite(t["fid"]).all()
     assert res.tables["per_run"].shape[0] == 4
     assert fast.count(1) >= 1  # the extractor classifier is a different network (seed 1)
+
+
+def test_mi_controls_reject_unknown_controls():
+    """The MI controls of Figure 3 and Table 2 name their choices (keys of supervised.ABLATIONS)."""
+    import pytest
+
+    from uaelab.experiments.eps_sweep import CONTROLS as EPS_CONTROLS, eps_sweep_controls
+    from uaelab.experiments.fid_kid import CONTROLS as FID_CONTROLS, control_examples
+    from uaelab.experiments.supervised import ABLATIONS
+
+    assert set(EPS_CONTROLS) <= set(ABLATIONS) and set(FID_CONTROLS) <= set(ABLATIONS)
+    with pytest.raises(ValueError, match="no MI term"):
+        eps_sweep_controls(controls=("MINE off",))
+    with pytest.raises(ValueError, match="no MI term"):
+        control_examples(controls=("MINE off",))
