@@ -42,7 +42,7 @@ $(BOOK_VENV)/.installed:
 
 book: setup book-venv
 	rm -rf build/book && mkdir -p build/book/docs
-	cp docs/book/_config.yml docs/book/_toc.yml docs/book/intro.md build/book/
+	cp docs/book/_config.yml docs/book/intro.md build/book/
 	cp docs/glossary.md docs/workshop.md build/book/docs/
 	$(PY) notebooks/_src/build.py --executed build/book
 	$(BOOK_VENV)/bin/jupyter-book build build/book --quiet

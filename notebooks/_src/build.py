@@ -137,6 +137,12 @@ def execute_into(dest: Path, chosen: list[Path]) -> None:
     finally:
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    # the book's table of contents follows the sources, so a new notebook needs no other entry
+    toc = ["format: jb-book", "root: intro", "parts:", "  - caption: The notebooks", "    chapters:"]
+    toc += [f"      - file: notebooks/{s.stem}" for s in chosen]
+    toc += ["  - caption: For teachers and learners", "    chapters:",
+            "      - file: docs/glossary", "      - file: docs/workshop"]
+    (dest / "_toc.yml").write_text("\n".join(toc) + "\n")
 
 
 def main(argv: list[str]) -> int:
