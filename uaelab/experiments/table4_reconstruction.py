@@ -8,6 +8,7 @@ the training set. The pipeline is :mod:`uaelab.augment`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -178,6 +179,25 @@ def released_uae_table(path: str | None = None) -> pd.DataFrame | None:
     table.attrs.update({k: report.get(k) for k in ("n", "model", "mine_overrides", "deviation", "command",
                                                     "max_abs_diff_mine_uae_vs_no_mi")})
     return table
+
+
+def real_table4(kind: str = "dense", tag: str = "full", root: str | None = None) -> dict[str, pd.DataFrame] | None:
+    """The committed real-MNIST Table 4 of ``kind`` (``benchmarks/real_table4.py --tag full``):
+    {"summary": mean ± std per method, "tests": MINE-UAE against each row with Welch's t and the
+    verdict, "runs": one line per retraining seed}, with the run's notes in ``summary.attrs``;
+    None when it has not been run (the notebooks then say so)."""
+    import json
+
+    from ..utils import repo_root
+
+    base = Path(root) if root else repo_root() / "results" / "real"
+    stem = base / f"table4_mnist_{kind}_{tag}"
+    if not stem.with_name(stem.name + "_tests.csv").exists():
+        return None
+    out = {name: pd.read_csv(stem.with_name(f"{stem.name}_{name}.csv")) for name in ("summary", "tests", "runs")}
+    cfg = json.loads(stem.with_name(stem.name + "_config.json").read_text())
+    out["summary"].attrs["notes"] = cfg["notes"]
+    return out
 
 
 def load_data(s):
