@@ -306,7 +306,7 @@ def test_csv_wrong_label_column(tmp_path):
     _write_csv(path)
     with pytest.raises(ValueError, match=r"no label column 'species'.*\['f1', 'f2', 'kind', 'f3'\]"):
         load_dataset(str(path), label_column="species")
-    with pytest.raises(ValueError, match="must be numeric"):
+    with pytest.raises(ValueError, match=r"\[.kind.\] are not numeric.*non_numeric=.onehot."):
         load_dataset(str(path))  # default: last column f3 is the label, 'kind' is then a text feature
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .attacks import METHODS
 from .config import Settings, register
 from .utils import cache_dir, derive_seed, fingerprint
 
@@ -129,8 +130,13 @@ def parse_method(spec: str) -> Method:
         if not (sigma > 0 and math.isfinite(sigma)):
             raise ValueError(f"method {spec!r}: σ must be a positive number, e.g. 'ga:0.01'")
         return Method(f"ga:{sigma:g}", f"GA (σ={sigma:g})", "gaussian", {"sigma": sigma}, random=True)
+    # augmentation has no labels; the Gaussian baseline is spelled ga:<sigma> (it needs its σ)
+    unsupervised = [k for k, m in METHODS.items() if not m.supervised and k != "gaussian"]
+    if key in unsupervised:  # any other attack of the registry (uaelab.attacks.register_attack)
+        return Method(key, METHODS[key].label or key, key)
     raise ValueError(
-        f"unknown augmentation method {spec!r}; use {', '.join(NAMED_METHODS)} or ga:<sigma> (e.g. ga:0.01)"
+        f"unknown augmentation method {spec!r}; use {', '.join(NAMED_METHODS)}, ga:<sigma> (e.g. ga:0.01) "
+        f"or an unsupervised attack of uaelab.attacks.METHODS ({', '.join(unsupervised)})"
     )
 
 

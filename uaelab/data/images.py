@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..utils import cache_dir
-from ._common import missing_files_error, stratified_split, writable
+from ..utils import cache_dir, writable
+from ._common import missing_files_error, stratified_split
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
 

@@ -1,43 +1,21 @@
 """Helpers shared by the supervised experiments of notebooks 01–05 (data, classifier, samples).
 
-The quick profile uses the embedded 8×8 digits; the paper profile uses MNIST, read from
-``../shared/data`` next to the checkout when it is there (else ``$UAELAB_DATA``, the cache
-folder, or a download).
+The quick profile uses the embedded 8×8 digits; the paper profile uses MNIST (found by
+:func:`uaelab.data.data_root`: ``$UAELAB_DATA``, ``../shared/data``, the cache, or a download).
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..utils import repo_root
-
-
-def shared_data_root() -> Path | None:
-    """``$UAELAB_SHARED_DATA`` or ``<checkout>/../shared/data`` when that folder exists."""
-    env = os.environ.get("UAELAB_SHARED_DATA")
-    for cand in ([Path(env)] if env else []) + [repo_root().parent / "shared" / "data"]:
-        if cand.is_dir():
-            return cand
-    return None
+from ..data import DataSettings, load
 
 
 def load_data(profile: str | None = None, **overrides: Any):
-    """The profile's dataset (``DataSettings``: quick -> digits, paper -> MNIST) as DataSplits.
-
-    MNIST and Fashion-MNIST are read from the shared data folder when it holds them and no
-    ``root`` or ``$UAELAB_DATA`` says otherwise.
-    """
-    from ..data import DataSettings, ENV_DATA, load
-
-    s = DataSettings.from_profile(profile, **overrides)
-    folder = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}.get(s.name.lower())
-    shared = shared_data_root()
-    if folder and s.root is None and not os.environ.get(ENV_DATA) and shared and (shared / folder).is_dir():
-        s = s.replace(root=str(shared))
-    return load(s)
+    """The profile's dataset (``DataSettings``: quick -> digits, paper -> MNIST) as DataSplits;
+    the data layer finds the files (``root``, ``$UAELAB_DATA``, ``../shared/data``, the cache)."""
+    return load(DataSettings.from_profile(profile, **overrides))
 
 
 def classifier_for(data, profile: str | None = None, seed: int = 0) -> tuple[torch.nn.Module, dict]:
