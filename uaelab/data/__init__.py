@@ -18,27 +18,48 @@ Datasets without an official split are split by ``seed`` (stratified); ``limit``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 from ..config import Settings, register
 from ._common import ENV_DATA, balanced_subset, stratified_split
-from .registry import DATASETS, DatasetSpec, canonical_name, data_root, register_dataset, shared_data_root
+from .registry import (DATASETS, DatasetSpec, canonical_name, data_root, register_dataset, registered_name,
+                       shared_data_root)
 from .splits import DataSplits, finish
 from .tabular import NAN_POLICIES, NON_NUMERIC, check_table_options, load_csv
 
-__all__ = ["DATASETS", "DataSettings", "DataSplits", "DatasetSpec", "ENV_DATA", "load", "load_dataset",
+__all__ = ["DATASETS", "CsvOptions", "DataSettings", "DataSplits", "DatasetSpec", "ENV_DATA", "load", "load_dataset",
            "register_dataset", "canonical_name", "data_root", "shared_data_root", "balanced_subset",
-           "stratified_split", "CSV_OPTIONS"]
+           "stratified_split", "CSV_OPTIONS", "csv_stem", "is_csv", "known_as", "registered_name"]
 
-# the options that only a CSV file (or DataFrame) uses, with their defaults
-CSV_OPTIONS = {"label_column": None, "drop_columns": (), "non_numeric": "error", "nan_policy": "error"}
+@dataclass(frozen=True)
+class CsvOptions:
+    """How a CSV file becomes features and labels. Mixed into the settings of everything that
+    loads a dataset by name (DataSettings, Tables 4-6), so the options pass through unchanged."""
+
+    label_column: Optional[str] = None  # label column name or index (None: the last column)
+    drop_columns: tuple[str, ...] = ()  # columns to leave out, e.g. sample IDs
+    non_numeric: Literal["error", "drop", "onehot"] = "error"  # text feature columns
+    nan_policy: Literal["error", "drop", "impute-mean"] = "error"  # missing values ("drop": those rows)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.drop_columns, tuple):  # a list, or one name
+            cols = (self.drop_columns,) if isinstance(self.drop_columns, str) else tuple(self.drop_columns)
+            object.__setattr__(self, "drop_columns", cols)
+        check_table_options(self.nan_policy, self.non_numeric)
+
+    def csv_options(self) -> dict[str, Any]:
+        """The options as load_dataset keywords."""
+        return {k: getattr(self, k) for k in CSV_OPTIONS}
+
+
+CSV_OPTIONS = {f.name: f.default for f in fields(CsvOptions)}  # name -> default
 
 
 @register("data")
 @dataclass(frozen=True)
-class DataSettings(Settings):
+class DataSettings(Settings, CsvOptions):
     """Which dataset to load and how to subset it. Defaults follow the paper (MNIST)."""
 
     name: str = "mnist"  # a name in DATASETS, or a path to a CSV file
@@ -49,11 +70,6 @@ class DataSettings(Settings):
     test_fraction: float = 0.2  # test share where a dataset has no official split (digits, coil20, isolet, CSV)
     image_size: int = 32  # coil20 side length in pixels (the paper's concrete autoencoder uses 20)
     download: Optional[bool] = None  # fetch missing torchvision datasets: None tries, False never
-    # CSV only (CSV_OPTIONS):
-    label_column: Optional[str] = None  # label column name or index (None: the last column)
-    drop_columns: tuple[str, ...] = ()  # columns to leave out, e.g. sample IDs
-    non_numeric: Literal["error", "drop", "onehot"] = "error"  # text feature columns
-    nan_policy: Literal["error", "drop", "impute-mean"] = "error"  # missing values ("drop": those rows)
 
     PROFILES = {"quick": {"name": "digits"}, "paper": {}}
 
@@ -66,10 +82,6 @@ class DataSettings(Settings):
             raise ValueError(f"data.test_fraction must lie in (0, 1), got {self.test_fraction}")
         if not (isinstance(self.image_size, int) and self.image_size >= 1):
             raise ValueError(f"data.image_size must be a positive int, got {self.image_size!r}")
-        check_table_options(self.nan_policy, self.non_numeric)
-
-    def csv_options(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in CSV_OPTIONS}
 
 
 def load(settings: DataSettings) -> DataSplits:
@@ -99,6 +111,21 @@ def csv_stem(path: str | Path) -> str:
     return name
 
 
+def is_csv(name: str) -> bool:
+    """Whether ``name`` is a CSV path rather than a registered dataset."""
+    return canonical_name(name) not in DATASETS
+
+
+def known_as(name: str) -> str:
+    """The registered dataset a name stands for, CSV files by their file name
+    (``data/Fashion_MNIST.csv`` -> ``fashion-mnist``); otherwise the file name in lower case with
+    dashes (``Mice_Protein.csv`` -> ``mice-protein``). Tables use it to find the paper's row."""
+    if not is_csv(name):
+        return canonical_name(name)
+    stem = csv_stem(name).strip().lower().replace("_", "-").replace(" ", "-")
+    return registered_name(stem) or registered_name(stem.replace("-", "")) or stem
+
+
 def load_dataset(
     name: str,
     *,
@@ -117,9 +144,6 @@ def load_dataset(
     ``"impute-mean"``). Unknown names raise ``ValueError``, and so do CSV options given for a
     dataset that is not a CSV file.
     """
-    if "drop_columns" in options:  # a list is fine; settings hold tuples
-        options["drop_columns"] = tuple([options["drop_columns"]] if isinstance(options["drop_columns"], str)
-                                        else options["drop_columns"])
     values = dict(name=name, root=None if root is None else str(root), limit=limit,
                   test_limit=test_limit, seed=seed, download=download, **options)
     return load(DataSettings.from_dict(values))

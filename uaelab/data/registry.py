@@ -66,15 +66,21 @@ def register_dataset(name: str, loader: Loader, *, kind: Literal["image", "tabul
     return spec
 
 
+def registered_name(name: str) -> str | None:
+    """The registered spelling of ``name`` (case and aliases forgiven), or None."""
+    low = str(name).strip().lower()
+    if low in DATASETS:
+        return low
+    return next((real for real, spec in DATASETS.items() if low in spec.aliases), None)
+
+
 def canonical_name(name: str) -> str:
     """The registered spelling of ``name`` (case and aliases forgiven), or a CSV path as given."""
     key = str(name).strip()
     low = key.lower()
-    if low in DATASETS:
-        return low
-    for real, spec in DATASETS.items():
-        if low in spec.aliases:
-            return real
+    real = registered_name(key)
+    if real is not None:
+        return real
     if low.endswith((".csv", ".csv.gz")) or Path(key).expanduser().is_file():
         return key
     aliases = {a: real for real, s in DATASETS.items() for a in s.aliases}

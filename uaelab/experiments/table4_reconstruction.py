@@ -15,6 +15,7 @@ import pandas as pd
 from ..attacks import check_preset
 from ..augment import (AugmentSettings, Method, direction_check, paper_style, run_augmentation, summarize)
 from ..config import Settings, active_profile, register
+from ..data import CsvOptions, load_dataset
 from . import ExperimentResult, cached, experiment
 
 # The paper's Table 4, MNIST half: error of the original, then (method -> error, ASR).
@@ -37,8 +38,9 @@ METRICS = {"error": ("lower", True), "train_error": ("lower", True), "pgd_error"
 
 @register("table4")
 @dataclass(frozen=True)
-class Table4Settings(Settings):
-    dataset: str = "mnist"  # digits | mnist | svhn | a CSV path (uaelab.data.load_dataset)
+class Table4Settings(Settings, CsvOptions):
+    # digits | mnist | svhn | a CSV path (uaelab.data.load_dataset; the CsvOptions fields say how to read it)
+    dataset: str = "mnist"
     root: str | None = None  # data folder (None: $UAELAB_DATA or the cache)
     train_limit: int | None = None  # training images used (balanced subset); None = all
     test_limit: int | None = None  # test images used; None = all
@@ -180,10 +182,10 @@ def released_uae_table(path: str | None = None) -> pd.DataFrame | None:
 
 
 def load_data(s):
-    """The dataset with class-balanced train / test subsets (``train_limit``, ``test_limit``)."""
-    from ..data import load_dataset
-
-    return load_dataset(s.dataset, root=s.root, limit=s.train_limit, test_limit=s.test_limit, seed=s.data_seed)
+    """The dataset with class-balanced train / test subsets (``train_limit``, ``test_limit``);
+    a CSV file is read with the settings' CSV options (Table 4's; Table 5 has none)."""
+    csv = s.csv_options() if isinstance(s, CsvOptions) else {}
+    return load_dataset(s.dataset, root=s.root, limit=s.train_limit, test_limit=s.test_limit, seed=s.data_seed, **csv)
 
 
 def split_overrides(overrides: dict[str, Any]) -> tuple[dict, dict]:
