@@ -55,7 +55,8 @@ def main(argv=None) -> int:
         out = Path(a.out)
         res.name = f"table4_{a.dataset}_{kind}" + ("_steps" if a.budget == "steps" else "")
         write_result(res, "paper", figures_dir=out, results_dir=out)
-        (out / f"table4_{a.dataset}_runs_{'_'.join(kinds)}{'_steps' if a.budget == 'steps' else ''}.json").write_text(json.dumps(log, indent=1, default=str))
+        name = f"table4_{a.dataset}_runs_{'_'.join(kinds)}{'_steps' if a.budget == 'steps' else ''}.json"
+        (out / name).write_text(json.dumps(log, indent=1, default=str))
         print(f"[{time.strftime('%H:%M:%S')}] {kind} done in {time.time() - t0:.0f}s", flush=True)
         print(res.tables["paper_style"].to_markdown(), flush=True)
         print(res.tables["direction"].to_markdown(), flush=True)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,6 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import loadavg  # noqa: E402
-
 from uaelab import store, zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
 from uaelab.criteria import reconstruction  # noqa: E402

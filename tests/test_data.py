@@ -132,7 +132,8 @@ def test_root_from_environment(tmp_path, tmp_cache, monkeypatch):
 def test_corrupt_mnist_archive(tmp_path, tmp_cache):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
         (raw / f"{name}.gz").write_bytes(gzip.compress(b"not mnist")[:-4])
     with pytest.raises(ValueError, match="corrupt archive .*train-images-idx3-ubyte.gz"):
         load_dataset("mnist", root=tmp_path, download=False)

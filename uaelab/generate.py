@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from . import checkpoint, store
 from .attacks import METHODS, PRESETS, make_attack
@@ -51,6 +52,8 @@ def parse_indices(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # built on each call from the registries, so attacks and datasets registered later show up
+    components = list(dict.fromkeys(m.component for m in METHODS.values()))
     p = argparse.ArgumentParser(
         prog="uaelab generate",
         description="Generate adversarial examples for a dataset split into resumable shards "
@@ -78,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "redrawn per evaluation)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="COMP.FIELD=VALUE",
                    help="override one attack setting, e.g. --set minmax.T=20 or --set mine.estimator=closed-form "
-                        f"(components: mine and the method's own: {', '.join(dict.fromkeys(m.component for m in METHODS.values()))}; "
-                        "repeatable)")
+                        f"(components: mine and the method's own: {', '.join(components)}; repeatable)")
     p.add_argument("--out", required=True, help="results folder (created; rerun with the same --out to resume)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available); under torchrun "
                    "each rank uses cuda:LOCAL_RANK")
@@ -178,10 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     rank, world_size, local_rank = _dist_env()
     device = _device(args.device, world_size, local_rank)
-    dist = None
-    if world_size > 1:
-        import torch.distributed as dist
-
+    if world_size > 1:  # under torchrun
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", device_id=device if
@@ -198,6 +197,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nuaelab generate: interrupted; rerun the same command to continue in {args.out}", file=sys.stderr)
         return 130
     finally:
-        if dist is not None:
+        if world_size > 1:
             dist.destroy_process_group()
     return 0

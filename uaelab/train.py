@@ -31,6 +31,10 @@ from torch import nn
 from tqdm.auto import trange
 
 from .config import Settings, active_profile, register
+from .models.autoencoders import make_autoencoder
+from .models.classifiers import make_classifier
+from .models.concrete import ConcreteAutoencoder
+from .models.simclr import SimCLR, make_encoder, simclr_step
 from .utils import atomic_write_bytes, derive_seed, fingerprint, generator, model_device, seed_everything
 
 OptimizerName = Literal["adam", "rmsprop", "adadelta", "sgd"]
@@ -388,8 +392,6 @@ def train_autoencoder(kind: str, data, settings: TrainSettings | None = None, *,
     ``data``: DataSplits (uses x_train) or an image tensor N×C×H×W in [0, 1]. ``state_path``:
     resume file, see :func:`fit`. Returns (model in eval mode, history).
     """
-    from .models.autoencoders import make_autoencoder
-
     x, _ = _train_inputs(data)
     s = _settings(kind, settings, profile, seed)
     seed_everything(derive_seed(seed, "init", kind))
@@ -403,8 +405,6 @@ def train_classifier(data, settings: TrainSettings | None = None, *, profile: st
                      arch: str | None = None, progress: bool = True,
                      state_path: str | Path | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train a classifier (architecture picked by image size unless ``arch``) on x_train, y_train."""
-    from .models.classifiers import make_classifier
-
     x, y = _train_inputs(data)
     if y is None:
         raise ValueError("train_classifier needs labels: pass a DataSplits with y_train")
@@ -419,8 +419,6 @@ def train_concrete(data, M: int = 50, settings: TrainSettings | None = None, *, 
                    seed: int = 0, progress: bool = True, state_path: str | Path | None = None,
                    **model_kwargs) -> tuple[nn.Module, pd.DataFrame]:
     """Train a concrete autoencoder selecting ``M`` of the d input features (images are flattened)."""
-    from .models.concrete import ConcreteAutoencoder
-
     x, _ = _train_inputs(data)
     x = x.reshape(len(x), -1)
     s = _settings("concrete", settings, profile, seed)
@@ -433,8 +431,6 @@ def train_simclr(data, settings: TrainSettings | None = None, *, profile: str | 
                  encoder: str | None = None, proj_dim: int = 64, temperature: float = 0.5, strength: float = 0.5,
                  progress: bool = True, state_path: str | Path | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Pretrain SimCLR on the training images; ``encoder`` small (quick default) or resnet18 (paper)."""
-    from .models.simclr import SimCLR, make_encoder, simclr_step
-
     x, _ = _train_inputs(data)
     shape = _image_shape(x)
     s = _settings("simclr", settings, profile, seed)

@@ -23,6 +23,7 @@ from typing import Literal
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from ..config import Settings, register
 from ..mine import closed_form_mi
@@ -162,7 +163,6 @@ class MinMax(Attack):
         hist = {k: [] for k in ("mi", "f", "c", "success")}
         its = range(1, s.T + 1)
         if self.progress:
-            from tqdm.auto import tqdm
             its = tqdm(its, desc=type(self).__name__, leave=False)
         view = (-1,) + (1,) * (x.dim() - 1)
 
@@ -215,7 +215,8 @@ class MinMax(Attack):
                 hist[k].append(v.detach().clone())
             self.notify(t, x, xa, c)
         return dict(best_x=best_x, best_sim=best_sim, best_f=best_f, found=tier < 2, c=c,
-                    last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim, history={k: torch.stack(v) for k, v in hist.items()})
+                    last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim,
+                    history={k: torch.stack(v) for k, v in hist.items()})
 
     def _finish(self, x: Tensor, crit, out: dict) -> AttackResult:
         found = out["found"]

@@ -24,14 +24,22 @@ from typing import Any, Literal, Optional
 
 from ..config import Settings, register
 from ._common import ENV_DATA, balanced_subset, stratified_split
-from .registry import (DATASETS, DatasetSpec, canonical_name, data_root, register_dataset, registered_name,
-                       shared_data_root)
+from .registry import (
+    DATASETS,
+    DatasetSpec,
+    canonical_name,
+    data_root,
+    register_dataset,
+    registered_name,
+    shared_data_root,
+)
 from .splits import DataSplits, finish
-from .tabular import NAN_POLICIES, NON_NUMERIC, check_table_options, load_csv
+from .tabular import NAN_POLICIES, NON_NUMERIC, check_table_options, frame_arrays, load_csv
 
 __all__ = ["DATASETS", "CsvOptions", "DataSettings", "DataSplits", "DatasetSpec", "ENV_DATA", "load", "load_dataset",
            "register_dataset", "canonical_name", "data_root", "shared_data_root", "balanced_subset",
-           "stratified_split", "CSV_OPTIONS", "csv_stem", "is_csv", "known_as", "registered_name"]
+           "stratified_split", "CSV_OPTIONS", "NAN_POLICIES", "NON_NUMERIC", "csv_stem", "frame_arrays", "is_csv",
+           "known_as", "registered_name"]
 
 @dataclass(frozen=True)
 class CsvOptions:

@@ -18,7 +18,8 @@ def _read_csv(path: Path, dataset: str, **kw) -> pd.DataFrame:
     try:
         return pd.read_csv(path, **kw)  # .gz is decompressed by pandas
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{dataset}: cannot read {path} ({type(exc).__name__}: {exc}); is it a corrupt archive?") from exc
+        raise ValueError(f"{dataset}: cannot read {path} ({type(exc).__name__}: {exc}); "
+                         "is it a corrupt archive?") from exc
     except pd.errors.EmptyDataError as exc:
         raise ValueError(f"{dataset}: {path} is empty") from exc
 
@@ -52,7 +53,8 @@ def load_isolet(root: Path, test_fraction: float, seed: int) -> Arrays:
     Uses the official split when both ``isolet1+2+3+4.data`` and ``isolet5.data`` (or ``.gz``)
     exist; with only one of them, splits it by seed (stratified, ``test_fraction`` to test).
     """
-    folder = next((f for f in (root / "ISOLET", root) if _isolet_file(f, ISOLET_TEST) or _isolet_file(f, ISOLET_TRAIN)), None)
+    folder = next((f for f in (root / "ISOLET", root)
+                   if _isolet_file(f, ISOLET_TEST) or _isolet_file(f, ISOLET_TRAIN)), None)
     if folder is None:
         raise missing_files_error(
             "isolet", root, f"ISOLET/ with {ISOLET_TEST}[.gz] and/or {ISOLET_TRAIN}[.gz]",

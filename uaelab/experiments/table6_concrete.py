@@ -17,14 +17,26 @@ from typing import Any, Literal
 
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 
 from ..attacks import check_preset
-from ..augment import AugmentSettings, Method, paper_style, run_augmentation, summarize
+from ..augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from ..augment_tables import paper_style, summarize
 from ..config import Settings, active_profile, register
-from ..data import (CSV_OPTIONS, CsvOptions, balanced_subset, canonical_name, is_csv, known_as, load_dataset,
-                    stratified_split)
+from ..data import (
+    CSV_OPTIONS,
+    CsvOptions,
+    balanced_subset,
+    canonical_name,
+    is_csv,
+    known_as,
+    load_dataset,
+    stratified_split,
+)
+from ..metrics import extra_trees_accuracy, reconstruction_error
+from ..train import train_concrete
 from . import ExperimentResult, cached, experiment
-from .table4_reconstruction import preset_note
+from .table4_reconstruction import make_uae_attack, preset_note
 
 # The paper's Table 6: dataset -> (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE).
 PAPER = {
@@ -98,8 +110,6 @@ class ConcreteTask:
         self.preset = check_preset(preset)
 
     def train_settings(self, epoch_scale: float = 1.0):
-        from ..augment import scaled_recipe
-
         return scaled_recipe("concrete", self.profile, self.epochs, epoch_scale)
 
     def config(self) -> dict[str, Any]:
@@ -107,15 +117,11 @@ class ConcreteTask:
                 "attack_set": list(self.attack_set), "preset": self.preset, "n_estimators": self.n_estimators}
 
     def train(self, x, y, seed, epoch_scale: float = 1.0, state_path=None):
-        from ..train import train_concrete
-
         model, _ = train_concrete(x, self.M, self.train_settings(epoch_scale), seed=seed, progress=False,
                                   state_path=state_path)
         return model
 
     def evaluate(self, model, data) -> dict[str, Any]:
-        from ..metrics import extra_trees_accuracy, reconstruction_error
-
         sel = model.selected_features()
         acc = extra_trees_accuracy(data.x_train[:, sel], data.y_train, data.x_test[:, sel], data.y_test,
                                    n_estimators=self.n_estimators)
@@ -123,8 +129,6 @@ class ConcreteTask:
                 "train_error": reconstruction_error(model, data.x_train), "selected": sel.tolist()}
 
     def make_attack(self, method: Method, model, seed: int):
-        from .table4_reconstruction import make_uae_attack
-
         return make_uae_attack(method, model, self.profile, self.attack_set, seed, preset=self.preset)
 
 
@@ -201,8 +205,6 @@ def direction(summary: pd.DataFrame) -> pd.DataFrame:
 
 def selection_figure(rows: list[dict], dataset: str | None = None):
     """Which pixels were selected, before (original model) and after MINE-UAE augmentation."""
-    from matplotlib.figure import Figure
-
     picked = [r for r in rows if (dataset is None or r["dataset"] == dataset) and r["key"] in ("original", "mine-uae")]
     if not picked:
         raise ValueError(f"no rows for dataset {dataset!r}")
@@ -230,7 +232,8 @@ def split_overrides(overrides: dict[str, Any]) -> tuple[dict, dict]:
             {k: v for k, v in overrides.items() if k in aug_fields})
 
 
-def table6_rows(profile: str | None = None, progress: bool = True, **overrides) -> tuple[list[dict], Table6Settings, dict]:
+def table6_rows(profile: str | None = None, progress: bool = True,
+                **overrides) -> tuple[list[dict], Table6Settings, dict]:
     """The per-(dataset, method, seed) rows of Table 6 (cached), with the settings and config used."""
     profile = active_profile(profile)
     exp_kw, aug_kw = split_overrides(overrides)

@@ -1,4 +1,5 @@
-"""Helpers shared by the supervised experiments of notebooks 01–05 (data, classifier, samples).
+"""Shared setup of the supervised experiments of notebooks 01–05: the profile's data, the zoo's
+classifier, the samples it classifies correctly, a configured attack, and the cache-key config.
 
 The quick profile uses the embedded 8×8 digits; the paper profile uses MNIST (found by
 :func:`uaelab.data.data_root`: ``$UAELAB_DATA``, ``../shared/data``, the cache, or a download).
@@ -9,7 +10,10 @@ from typing import Any
 
 import torch
 
+from .. import criteria as C
+from ..attacks import make_attack
 from ..data import DataSettings, load
+from ..zoo import get_model, model_path
 
 
 def load_data(profile: str | None = None, **overrides: Any):
@@ -20,15 +24,14 @@ def load_data(profile: str | None = None, **overrides: Any):
 
 def classifier_for(data, profile: str | None = None, seed: int = 0) -> tuple[torch.nn.Module, dict]:
     """The zoo's trained classifier for ``data`` (eval mode) and a small dict that keys caches."""
-    from ..zoo import get_model, model_path
-
     model = get_model("classifier", data, profile=profile, seed=seed, progress=False).eval()
     info = {"kind": "classifier", "file": model_path("classifier", data, profile=profile, seed=seed).name}
     return model, info
 
 
 @torch.no_grad()
-def correct_samples(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def correct_samples(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The first ``n`` samples that ``model`` classifies correctly (the paper attacks only
     those): ``(x[idx], y[idx], idx)``. Raises ``ValueError`` when fewer than ``n`` exist."""
     pred = torch.cat([model(x[i:i + 512]).argmax(1) for i in range(0, len(x), 512)])
@@ -42,9 +45,6 @@ def make_mine_attack(method: str, model, profile: str | None, overrides: list[st
                      target: torch.Tensor | int | None = None, kappa: float | None = None):
     """``uaelab.attacks.make_attack`` for a classifier, optionally targeted (``target``: a class
     or one class per sample). Returns the attack; its settings key the caches."""
-    from .. import criteria as C
-    from ..attacks import make_attack
-
     attack = make_attack(method, model, profile=profile, overrides=overrides, seed=seed, kind="classifier")
     if target is not None:
         k = attack.settings.kappa if kappa is None else kappa
