@@ -180,7 +180,27 @@ class TrainStateError(ValueError):
     """A ``state_path`` file that cannot be resumed from (corrupt, or from another run)."""
 
 
-_STATE_FORMAT = 1
+_STATE_FORMAT = 2  # 2: RNG states as tensors and lists, so the file loads with weights_only=True
+
+
+def _rng_states() -> dict[str, Any]:
+    """The global RNG states in types ``torch.load(weights_only=True)`` accepts."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "numpy_rng": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+            "python_rng": [version, list(internal), gauss_next]}
+
+
+def _set_rng_states(saved: dict[str, Any]) -> None:
+    torch.set_rng_state(saved["torch_rng"])
+    if saved["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(saved["cuda_rng"])
+    name, keys, pos, has_gauss, gauss = saved["numpy_rng"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = saved["python_rng"]
+    random.setstate((version, tuple(internal), gauss_next))
 
 
 def _state_key(model: nn.Module, x: torch.Tensor, y, settings: TrainSettings) -> str:
@@ -194,9 +214,7 @@ def _save_state(path, key, model, opt, step_fn, shuffle_g, rows, step, best, bes
         "step_fn": step_fn.state_dict() if hasattr(step_fn, "state_dict") else None,
         # RNG states, so shuffling, dropout, Gumbel noise, prior samples and augmentations after
         # the resume are the ones the uninterrupted run would have drawn.
-        "shuffle_rng": shuffle_g.get_state(), "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
+        "shuffle_rng": shuffle_g.get_state(), **_rng_states(),
         "rows": rows, "step": step, "best": best, "best_state": best_state, "waited": waited, "done": done,
     }
     buf = io.BytesIO()
@@ -206,9 +224,10 @@ def _save_state(path, key, model, opt, step_fn, shuffle_g, rows, step, best, bes
 
 def _load_state(path, key) -> dict:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)  # a state file cannot run code
     except Exception as exc:  # any unpickling failure means the file is unusable
-        raise TrainStateError(f"cannot read the training state {path} ({type(exc).__name__}: {exc}); "
+        first = (str(exc).splitlines() or [""])[0]  # torch's weights_only advice would mislead here
+        raise TrainStateError(f"cannot read the training state {path} ({type(exc).__name__}: {first}); "
                               "delete it to start training from scratch") from None
     if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT or state.get("key") != key:
         raise TrainStateError(f"the training state {path} belongs to another run (other settings, model or "
@@ -303,11 +322,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *, set
             raise TrainStateError(f"the training state {state_path} does not fit this model ({exc}); "
                                   "delete it to start from scratch") from None
         g.set_state(saved["shuffle_rng"])
-        torch.set_rng_state(saved["torch_rng"])
-        if saved["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(saved["cuda_rng"])
-        np.random.set_state(saved["numpy_rng"])
-        random.setstate(saved["python_rng"])
+        _set_rng_states(saved)
         rows, step, best, best_state = saved["rows"], saved["step"], saved["best"], saved["best_state"]
         waited, done = saved["waited"], saved["done"]
     start = settings.epochs if done else len(rows)

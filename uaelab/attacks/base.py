@@ -231,7 +231,3 @@ class Attack:
             setattr(res, name, getattr(res, name).detach().to(in_device))
         res.history = {k: v.detach().to(in_device) for k, v in res.history.items()}
         return res
-
-
-SettingsT = Any
-CriterionFactory = Callable[[Tensor, Tensor | None], C.Criterion]

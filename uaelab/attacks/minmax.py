@@ -146,7 +146,7 @@ class MinMax(Attack):
     # -- the loop ----------------------------------------------------------------------------
     def _loop(self, x: Tensor, idx: Tensor, crit, direction: str, c: Tensor, *, fixed_c: bool) -> dict:
         s = self.settings
-        eps, alpha, beta = s.epsilon, s.alpha, s.beta
+        eps, alpha = s.epsilon, s.alpha
         check_epsilon(eps)
         sign = -1.0 if direction == "max" else 1.0  # loss = c·f⁺ + sign·I
         B = x.shape[0]
@@ -208,7 +208,7 @@ class MinMax(Attack):
                 judged = (xa.detach(), f.detach(), sim)
             # 4: ascent on c, with f of the judged iterate
             if not fixed_c:
-                c = ((1 - beta / t ** 0.25) * c + beta * judged[1].clamp(min=0)).clamp(min=0)
+                c = ((1 - s.beta / t ** 0.25) * c + s.beta * judged[1].clamp(min=0)).clamp(min=0)  # Penalty (fixed_c) has no beta
             # 5: best successful iterate
             succ = judge(*judged)
             for k, v in (("mi", judged[2]), ("f", judged[1]), ("c", c), ("success", succ)):
