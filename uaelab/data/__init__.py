@@ -41,6 +41,7 @@ __all__ = ["DATASETS", "CsvOptions", "DataSettings", "DataSplits", "DatasetSpec"
            "stratified_split", "CSV_OPTIONS", "NAN_POLICIES", "NON_NUMERIC", "csv_stem", "frame_arrays", "is_csv",
            "known_as", "registered_name"]
 
+
 @dataclass(frozen=True)
 class CsvOptions:
     """How a CSV file becomes features and labels. Mixed into the settings of everything that

@@ -8,6 +8,8 @@ import numpy as np
 from ..utils import derive_seed
 
 ENV_DATA = "UAELAB_DATA"
+# what a loader returns: x_train, y_train, x_test, y_test, class_names
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
 
 
 # -- errors and labels -----------------------------------------------------------------------

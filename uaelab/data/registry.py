@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
 
 from ..utils import cache_dir, repo_root
-from ._common import ENV_DATA
+from ._common import ENV_DATA, Arrays
 from .images import load_cifar10, load_coil20, load_digits, load_mnist_like, load_svhn
 from .tabular import load_isolet
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 ENV_SHARED = "UAELAB_SHARED_DATA"  # the shared read-only copy (default: ../shared/data next to the checkout)
 
-Arrays = tuple  # (x_train, y_train, x_test, y_test, class_names)
 Loader = Callable[[Path, "DataSettings"], Arrays]
 
 

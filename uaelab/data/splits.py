@@ -91,7 +91,7 @@ class DataSplits:
                    test_limit: int | None = None) -> "DataSplits":
         """A pandas DataFrame with one label column as tabular DataSplits; the options are those
         of :func:`uaelab.data.load_dataset` for CSV files (see :func:`uaelab.data.tabular.frame_arrays`)."""
-        arrays = frame_arrays(df, f"DataFrame {name!r}", label_column=label_column, drop_columns=tuple(drop_columns),
+        arrays = frame_arrays(df, f"DataFrame {name!r}", label_column=label_column, drop_columns=drop_columns,
                               non_numeric=non_numeric, nan_policy=nan_policy, test_fraction=test_fraction, seed=seed)
         return finish(name, "tabular", *arrays, limit=limit, test_limit=test_limit, seed=seed)
 

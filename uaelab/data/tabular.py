@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import encode_labels, minmax_fit, missing_files_error, stratified_split
-
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
+from ._common import Arrays, encode_labels, minmax_fit, missing_files_error, stratified_split
 
 
 def _read_csv(path: Path, dataset: str, **kw) -> pd.DataFrame:
@@ -132,7 +130,7 @@ def frame_arrays(df: pd.DataFrame, source: str, *, label_column: str | int | Non
     """
     check_table_options(nan_policy, non_numeric)
     label = _label_column(df, label_column, source)
-    drop = list(drop_columns)
+    drop = [drop_columns] if isinstance(drop_columns, str) else list(drop_columns)
     missing = [c for c in drop if c not in df.columns]
     if missing or label in drop:
         raise ValueError(f"{source}: drop_columns {drop} must name feature columns of {list(df.columns)} "
