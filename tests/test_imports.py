@@ -53,8 +53,11 @@ def uaelab_targets(name: str, node: ast.Import | ast.ImportFrom) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    return {name: set().union(*[uaelab_targets(name, n) for n in top_level_imports(ast.parse(path.read_text()))]) - {name}
-            for name, path in MODULES.items()}
+    graph = {}
+    for name, path in MODULES.items():
+        imports = top_level_imports(ast.parse(path.read_text()))
+        graph[name] = set().union(*[uaelab_targets(name, n) for n in imports]) - {name}
+    return graph
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

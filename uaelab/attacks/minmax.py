@@ -207,8 +207,8 @@ class MinMax(Attack):
             if not before:
                 judged = (xa.detach(), f.detach(), sim)
             # 4: ascent on c, with f of the judged iterate
-            if not fixed_c:
-                c = ((1 - s.beta / t ** 0.25) * c + s.beta * judged[1].clamp(min=0)).clamp(min=0)  # Penalty (fixed_c) has no beta
+            if not fixed_c:  # (the Penalty baseline keeps c fixed and has no beta)
+                c = ((1 - s.beta / t ** 0.25) * c + s.beta * judged[1].clamp(min=0)).clamp(min=0)
             # 5: best successful iterate
             succ = judge(*judged)
             for k, v in (("mi", judged[2]), ("f", judged[1]), ("c", c), ("success", succ)):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from ..config import Settings, register
-from ._common import ENV_DATA, balanced_subset, stratified_split
+from ._common import ENV_DATA, balanced_subset, minmax_fit, stratified_split
 from .registry import (
     DATASETS,
     DatasetSpec,
@@ -39,7 +39,7 @@ from .tabular import NAN_POLICIES, NON_NUMERIC, check_table_options, frame_array
 __all__ = ["DATASETS", "CsvOptions", "DataSettings", "DataSplits", "DatasetSpec", "ENV_DATA", "load", "load_dataset",
            "register_dataset", "canonical_name", "data_root", "shared_data_root", "balanced_subset",
            "stratified_split", "CSV_OPTIONS", "NAN_POLICIES", "NON_NUMERIC", "csv_stem", "frame_arrays", "is_csv",
-           "known_as", "registered_name"]
+           "known_as", "minmax_fit", "registered_name"]
 
 
 @dataclass(frozen=True)

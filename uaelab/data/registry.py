@@ -85,8 +85,9 @@ def canonical_name(name: str) -> str:
     aliases = {a: real for real, s in DATASETS.items() for a in s.aliases}
     close = difflib.get_close_matches(low, list(DATASETS) + list(aliases), n=1)
     hint = f" Did you mean {aliases.get(close[0], close[0])!r}?" if close else ""
+    # (notebook 00 checks this text)
     raise ValueError(f"unknown dataset {name!r}.{hint} Known datasets: {', '.join(DATASETS)}; "
-                     "or give a path to a CSV file (or register one with uaelab.data.register_dataset)")
+                     "or give a path to a CSV file")
 
 
 def shared_data_root() -> Path | None:

@@ -27,7 +27,7 @@ from ..train import recipe_settings, train_simclr
 from ..utils import derive_seed, eval_mode
 from . import ExperimentResult, cached, experiment
 from .table4_reconstruction import load_data as load4
-from .table4_reconstruction import make_uae_attack, preset_note, uae_figure
+from .table4_reconstruction import make_uae_attack, preset_note, split_overrides, uae_figure
 
 # The paper's Table 5 (CIFAR-10, ResNet-18, batch 512): loss, accuracy; MINE-UAE ASR 100%.
 PAPER = {"Original": (0.29010, 0.9130), "MINE-UAE": (0.26755, 0.9130 + 0.0158)}
@@ -159,12 +159,6 @@ class SimclrTask:
 
 def load_data(s: Table5Settings):
     return load4(s)  # same fields: dataset, root, train_limit, test_limit, data_seed
-
-
-def split_overrides(overrides: dict[str, Any]) -> tuple[dict, dict]:
-    aug_fields = set(AugmentSettings.field_names())
-    return ({k: v for k, v in overrides.items() if k not in aug_fields},
-            {k: v for k, v in overrides.items() if k in aug_fields})
 
 
 def paper_beside(summary: pd.DataFrame) -> pd.DataFrame:

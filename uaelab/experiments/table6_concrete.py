@@ -36,7 +36,7 @@ from ..data import (
 from ..metrics import extra_trees_accuracy, reconstruction_error
 from ..train import train_concrete
 from . import ExperimentResult, cached, experiment
-from .table4_reconstruction import make_uae_attack, preset_note
+from .table4_reconstruction import make_uae_attack, preset_note, split_overrides
 
 # The paper's Table 6: dataset -> (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE).
 PAPER = {
@@ -224,12 +224,6 @@ def selection_figure(rows: list[dict], dataset: str | None = None):
         ax.set_yticks([])
     fig.tight_layout()
     return fig
-
-
-def split_overrides(overrides: dict[str, Any]) -> tuple[dict, dict]:
-    aug_fields = set(AugmentSettings.field_names())
-    return ({k: v for k, v in overrides.items() if k not in aug_fields},
-            {k: v for k, v in overrides.items() if k in aug_fields})
 
 
 def table6_rows(profile: str | None = None, progress: bool = True,
