@@ -2,15 +2,22 @@
 independence, input checks, and the acceptance numbers on trained digits models."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torch import nn
 
 from uaelab import criteria as C
-from uaelab.attacks import (L2UAE, PGD, Gaussian, MinMax, MinMaxSettings, Penalty, PenaltySettings,
-                            bracket_update, make_attack)
+from uaelab.attacks import (
+    L2UAE,
+    PGD,
+    Gaussian,
+    MinMax,
+    MinMaxSettings,
+    Penalty,
+    PenaltySettings,
+    bracket_update,
+    make_attack,
+)
 from uaelab.attacks.gaussian import GaussianSettings
 from uaelab.attacks.l2uae import L2UAESettings
 from uaelab.attacks.pgd import PGDSettings
@@ -207,7 +214,8 @@ def test_never_successful_returns_original_not_zeros(classifier, digits):
 # -- seeds and batch independence -------------------------------------------------------------
 def test_same_seed_same_result_and_seed_matters(autoencoder, digits):
     x = digits[2][:6]
-    mk = lambda seed: MinMax(autoencoder, C.reconstruction(autoencoder), MinMaxSettings(T=4), mine=SMALL_MINE, seed=seed)
+    mk = lambda seed: MinMax(autoencoder, C.reconstruction(autoencoder), MinMaxSettings(T=4), mine=SMALL_MINE,  # noqa: E731
+                             seed=seed)
     r1, r2, r3 = mk(3)(x), mk(3)(x), mk(4)(x)
     assert torch.equal(r1.x_adv, r2.x_adv) and torch.equal(r1.history["mi"], r2.history["mi"])
     assert not torch.equal(r1.history["mi"], r3.history["mi"])

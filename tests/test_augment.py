@@ -9,7 +9,11 @@ import pytest
 import torch
 
 from uaelab import augment, store
-from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation, summarize
+from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation
+from uaelab.augment_tables import summarize
+from uaelab.experiments.table4_reconstruction import ReconstructionTask
+from uaelab.experiments.table5_simclr import contrastive_loss
+from uaelab.robustness import robust_accuracy
 from uaelab.utils import generator
 
 
@@ -132,7 +136,8 @@ def test_pipeline_replication_rule_and_asr(tmp_cache):
     summary = summarize(rows, task.metrics)
     ga = summary.loc[("mean", "GA (σ=0.05)")]
     assert ga["runs"] == 2 and ga["error_std"] > 0
-    assert ga["error_improvement"] == pytest.approx(improvement(rows[0]["error"], (rows[1]["error"] + rows[2]["error"]) / 2))
+    ga_mean = (rows[1]["error"] + rows[2]["error"]) / 2
+    assert ga["error_improvement"] == pytest.approx(improvement(rows[0]["error"], ga_mean))
     # cached: a second call trains nothing
     n_trainings = len(task.trained_on)
     run_augmentation(task, data, settings=s, progress=False)
@@ -222,3 +227,20 @@ def test_interrupted_retraining_resumes_to_the_same_row(tmp_cache, monkeypatch, 
     steps_per_epoch = math.ceil(2 * len(data.x_train) / task.train_settings().batch_size)
     assert resumed_calls == calls["n"] - steps_per_epoch  # the resumed run skipped the finished epoch
     assert row["error"] == ref["error"] and row["train_error"] == ref["train_error"]
+
+
+def test_evaluations_restore_the_models_mode():
+    """Evaluating (test error, PGD robustness, probe features) leaves a model in the train/eval
+    mode it came in, so a caller that goes on training it still trains (dropout, batch norm)."""
+    data = SimpleNamespace(x_train=torch.rand(6, 1, 4, 4), x_test=torch.rand(5, 1, 4, 4))
+    ae = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 16), torch.nn.Dropout(0.1),
+                             torch.nn.Sigmoid(), torch.nn.Unflatten(1, (1, 4, 4)))
+    for training in (True, False):
+        ae.train(training)
+        ReconstructionTask("dense", "quick", pgd_eps=0.05, pgd_steps=1).evaluate(ae, data)
+        assert ae.training is training
+        clf = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)).train(training)
+        robust_accuracy(clf, data.x_test, torch.zeros(5, dtype=torch.long), eps=0.05, steps=1)
+        assert clf.training is training
+        contrastive_loss(clf, data.x_test, batch_size=5)
+        assert clf.training is training

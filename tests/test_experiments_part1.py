@@ -12,11 +12,19 @@ import pandas as pd
 import pytest
 import torch
 
-from uaelab.experiments import _part1, eps_sweep, fid_kid, is_cached, mine_gaussians, minmax_vs_penalty, supervised
+from uaelab.experiments import (
+    classifier_setup,
+    eps_sweep,
+    fid_kid,
+    is_cached,
+    mine_gaussians,
+    minmax_vs_penalty,
+    supervised,
+)
 from uaelab.models.classifiers import DigitsClassifier
 from uaelab.plotting import CROSS_GID
 
-MODULES = (_part1, mine_gaussians, supervised, eps_sweep, minmax_vs_penalty, fid_kid)
+MODULES = (classifier_setup, mine_gaussians, supervised, eps_sweep, minmax_vs_penalty, fid_kid)
 _NETS: dict = {}
 
 

@@ -291,7 +291,7 @@ check_dv_bound(dv)"""),
     md(r"""
 **Exercise 3.** With `per_sample_mi(x, x_other, mode="random")` estimate, for the first test
 digit, its MI with itself, with `noisy_copy(x, 0.3)` and with the second test digit. Pass the
-three numbers to the checker. (Load the data with `uaelab.experiments._part1.load_data()`.)
+three numbers to the checker. (Load the data with `uaelab.experiments.classifier_setup.load_data()`.)
 """),
     code("""\
 mi_itself, mi_noisy, mi_other = 0.0, 0.0, 0.0  # ← replace with your estimates
@@ -319,7 +319,7 @@ def dv(joint, marg):
 check_dv_bound(dv)"""),
     code("""\
 # Exercise 3
-from uaelab.experiments._part1 import load_data
+from uaelab.experiments.classifier_setup import load_data
 from uaelab.experiments.mine_gaussians import noisy_copy, per_sample_mi
 
 data = load_data()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
@@ -44,8 +45,6 @@ class AttackResult:
 
     def to_frame(self, indices: Tensor | None = None):
         """Long pandas DataFrame: one row per (iteration, sample) with mi, f, c, success."""
-        import pandas as pd
-
         if not self.history:
             return pd.DataFrame(columns=["iteration", "sample", "mi", "f", "c", "success"])
         T, B = self.history["mi"].shape
@@ -232,7 +231,3 @@ class Attack:
             setattr(res, name, getattr(res, name).detach().to(in_device))
         res.history = {k: v.detach().to(in_device) for k, v in res.history.items()}
         return res
-
-
-SettingsT = Any
-CriterionFactory = Callable[[Tensor, Tensor | None], C.Criterion]

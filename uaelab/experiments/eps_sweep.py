@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-from ..plotting import Figure
+from tqdm.auto import tqdm
 
 from ..config import Settings, register
+from ..plotting import Figure, image_grid
 from . import ExperimentResult, cached, experiment
-from ._part1 import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 
 @register("eps_sweep")
@@ -43,8 +44,6 @@ class EpsSweepSettings(Settings):
 
 def sweep(model, x, y, idx, s: EpsSweepSettings, profile) -> dict:
     """{method: {eps: result dict}} for "minmax" and "pgd"."""
-    from tqdm.auto import tqdm
-
     out: dict = {"minmax": {}, "pgd": {}}
     for eps in tqdm(s.epsilons, desc="ε sweep", leave=False):
         mm = make_mine_attack("mine-sup", model, profile, [f"minmax.T={s.T}", f"minmax.epsilon={eps}",
@@ -70,8 +69,6 @@ def crosses(results: dict, method: str) -> torch.Tensor:
 
 
 def sweep_figure(results: dict, method: str, title: str) -> Figure:
-    from ..plotting import image_grid
-
     per = results[method]
     eps = list(per)
     rows = torch.stack([per[e]["x_adv"] for e in eps], dim=1)  # samples × ε × C×H×W

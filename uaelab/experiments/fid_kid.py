@@ -16,12 +16,12 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import torch
-from ..plotting import Figure
 
 from ..config import Settings, register
 from ..fidelity import FidelitySettings, fid_kid
+from ..plotting import Figure, image_grid
 from . import ExperimentResult, cached, experiment
-from ._part1 import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 # Table 2 of the paper (CIFAR-10, 1000 test samples, Inception features).
 PAPER_TABLE2 = pd.DataFrame(
@@ -63,7 +63,8 @@ def make_examples(model, x, y, idx, s: FidKidSettings, profile) -> dict:
     return {"random": runs, "conv": slim(conv(x, y, indices=idx))}
 
 
-def scores(examples: dict, x_clean: torch.Tensor, x_ref: torch.Tensor, fs: FidelitySettings, extractor_model) -> pd.DataFrame:
+def scores(examples: dict, x_clean: torch.Tensor, x_ref: torch.Tensor, fs: FidelitySettings,
+           extractor_model) -> pd.DataFrame:
     """One row per set (each random run, conv, clean test samples) with FID, KID, extractor."""
     rows = []
     sets = [("random", r, e["x_adv"], e["success"]) for r, e in enumerate(examples["random"])]
@@ -93,8 +94,6 @@ def table2(per_run: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure1(x: torch.Tensor, examples: dict, n: int) -> Figure:
-    from ..plotting import image_grid
-
     n = min(n, len(x))
     rnd, conv = examples["random"][0], examples["conv"]
     rows = torch.stack([x[:n], rnd["x_adv"][:n], conv["x_adv"][:n]])

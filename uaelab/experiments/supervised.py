@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-from ..plotting import Figure
 
 from ..config import Settings, register
 from ..metrics import perturbation_sizes
+from ..plotting import Figure, comparison_grid
 from . import ExperimentResult, cached, experiment
-from ._part1 import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 
 @register("supervised")
@@ -90,8 +90,6 @@ def summary_row(name: str, x: torch.Tensor, out: dict) -> dict:
 
 
 def grid(x: torch.Tensor, out: dict, y: torch.Tensor, n: int, title: str) -> Figure:
-    from ..plotting import comparison_grid
-
     n = min(n, len(x))
     titles = [f"{int(a)}→{int(b)}" for a, b in zip(y[:n], out["pred"][:n])]
     return comparison_grid(x[:n], out["x_adv"][:n], success=out["success"][:n], col_titles=titles, title=title)
