@@ -350,3 +350,23 @@ def test_fixed_criterion_instance_and_gradient_free_criterion(autoencoder, digit
     flat = C.FromCallable(lambda xa: torch.full((xa.shape[0],), -1.0), "min")
     res = MinMax(autoencoder, flat, MinMaxSettings(T=2), mine=SMALL_MINE)(x)
     assert res.success.all()
+
+
+def test_attack_config_is_the_one_cache_key():
+    """attack_config: the class (no-MI and MINE-UAE share MinMaxSettings), the seed, every
+    settings component, and with weights=True the attacked model's weights."""
+    from uaelab.attacks import attack_config, make_attack
+    from uaelab.utils import fingerprint
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 4), torch.nn.Sigmoid(),
+                                torch.nn.Unflatten(1, (1, 2, 2)))
+    mine = make_attack("mine-uae", model, profile="quick", seed=0)
+    nomi = make_attack("no-mi", model, profile="quick", seed=0)
+    assert mine.settings.to_dict() == nomi.settings.to_dict()
+    assert fingerprint(attack_config(mine)) != fingerprint(attack_config(nomi))
+    assert attack_config(mine)["mine"] == mine.mine_settings.to_dict()
+    assert attack_config(make_attack("mine-uae", model, profile="quick", seed=1))["seed"] != attack_config(mine)["seed"]
+    before = attack_config(mine, weights=True)["model"]
+    with torch.no_grad():
+        model[1].bias.add_(1.0)
+    assert attack_config(mine, weights=True)["model"] != before and "model" not in attack_config(mine)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from uaelab import augment, store
+from uaelab.attacks import attack_config
 from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation
 from uaelab.augment_tables import summarize
 from uaelab.experiments.table4_reconstruction import ReconstructionTask
@@ -31,12 +32,17 @@ class MeanModel(torch.nn.Module):
 class NoiseAttack:
     """x + σ·N(0, 1) per sample (seeded by the dataset index); success when the error does not grow."""
 
-    def __init__(self, model, sigma: float, seed: int):
+    def __init__(self, model, sigma: float, seed: int, interrupt_after: int | None = None):
         self.model, self.sigma, self.seed = model, sigma, seed
         self.config = {"sigma": sigma, "seed": seed}
         self.calls = 0
+        # raise KeyboardInterrupt on call interrupt_after + 1, like a user stopping the cell (the
+        # same class and config as an uninterrupted attack, so it writes to the same folder)
+        self.interrupt_after = interrupt_after
 
     def __call__(self, x, y=None, *, indices=None):
+        if self.interrupt_after is not None and self.calls >= self.interrupt_after:
+            raise KeyboardInterrupt
         self.calls += 1
         noise = torch.stack([torch.randn(x.shape[1:], generator=generator(self.seed, int(i))) for i in indices])
         x_adv = (x + self.sigma * noise).clamp(0, 1)
@@ -44,19 +50,6 @@ class NoiseAttack:
         f = err(x_adv) - err(x)
         z = torch.zeros(len(x))
         return SimpleNamespace(x_adv=x_adv, success=f <= 0, mi_best=z, mi_final=z, c=z, f=f)
-
-
-class Interrupting(NoiseAttack):
-    """Raises KeyboardInterrupt on its (k+1)-th call, like a user stopping the cell."""
-
-    def __init__(self, *args, k: int):
-        super().__init__(*args)
-        self.k = k
-
-    def __call__(self, x, y=None, *, indices=None):
-        if self.calls >= self.k:
-            raise KeyboardInterrupt
-        return super().__call__(x, y, indices=indices)
 
 
 class MeanTask:
@@ -156,10 +149,10 @@ def test_interrupted_generation_resumes_without_loss_or_duplicates(tmp_cache):
     s = AugmentSettings(batch_size=10)
     model = MeanModel(data.x_train.mean(0))
     task = MeanTask()
-    task.attack_factory = lambda m, sigma, seed: Interrupting(m, sigma, seed, k=4)
+    task.attack_factory = lambda m, sigma, seed: NoiseAttack(m, sigma, seed, interrupt_after=4)
     with pytest.raises(KeyboardInterrupt):
         augment.generate(task, model, data.x_train, method, 0, s, data.fingerprint(), progress=False)
-    attack_cfg = augment._attack_config(NoiseAttack(model, 0.05, augment.derive_seed(0, "ga:0.05")))
+    attack_cfg = attack_config(NoiseAttack(model, 0.05, augment.derive_seed(0, "ga:0.05")), weights=True)
     out_dir = augment.uae_dir(task, data.fingerprint(), method, 0, attack_cfg)
     partial = store.read_results(out_dir, allow_partial=True)
     assert partial["index"].tolist() == list(range(40))  # 4 batches done, nothing half-written

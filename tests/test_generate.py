@@ -101,7 +101,8 @@ def test_indices_option_and_results(ckpt, tmp_path):
     df = store.read_results(out)
     assert df["index"].tolist() == [3, 10, 11, 12, 13, 14]
     m = store.read_manifest(out)
-    assert m["method"] == "mine-uae" and m["complete"] and m["config"]["attack"]["minmax"]["T"] == 3
+    assert m["method"] == "mine-uae" and m["complete"]
+    assert m["config"]["attack"]["settings"]["T"] == 3 and m["config"]["attack"]["class"] == "MinMax"
     assert m["torch_version"] == torch.__version__ and m["checkpoint_fingerprint"]
     assert df["success"].mean() == pytest.approx(m["success_rate"])
 

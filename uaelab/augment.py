@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from . import store
-from .attacks import METHODS
+from .attacks import METHODS, attack_config
 from .cache import cache_key, cached
 from .config import Settings, register
 from .train import recipe_settings, train_resuming
@@ -226,29 +226,13 @@ def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method:
     """
     attack = task.make_attack(method, model, derive_seed(seed, method.stream))
     config = {"task": task.name, "task_config": task.config(), "method": method.key, "seed": seed,
-              "attack": _attack_config(attack)}
+              "attack": attack_config(attack, weights=True)}
     out_dir = uae_dir(task, data_fp, method, seed, config["attack"])
     store.generate_to_dir(attack, x, out_dir, batch_size=settings.batch_size, config=config,
                           data_fingerprint=data_fp, progress=progress)
     idx, x_adv, success = store.load_adversarial(out_dir)
     assert torch.equal(idx, torch.arange(x.shape[0])), "every training sample has exactly one example"
     return out_dir, x_adv, success
-
-
-def _attack_config(attack: Any) -> Any:
-    """Everything an attack's output depends on besides the data and seed: the solver and MINE
-    settings and the attacked model's weights (so a retrained model never reuses stale UAEs)."""
-    out: dict[str, Any] = {"seed": getattr(attack, "seed", None)}  # the attack's own (derived) seed
-    for name in ("settings", "mine_settings"):
-        value = getattr(attack, name, None)
-        if value is not None and hasattr(value, "to_dict"):
-            out[name] = value.to_dict()
-    model = getattr(attack, "model", None)
-    if isinstance(model, torch.nn.Module):
-        out["model"] = fingerprint(*[t for t in model.state_dict().values()])
-    if getattr(attack, "config", None) is not None:
-        out["config"] = attack.config
-    return out
 
 
 def _labels_of(data: Any) -> torch.Tensor | None:

@@ -31,7 +31,7 @@ import torch
 import torch.distributed as dist
 
 from . import checkpoint, store
-from .attacks import METHODS, PRESETS, make_attack
+from .attacks import METHODS, PRESETS, attack_config, make_attack
 from .data import CSV_OPTIONS, DATASETS, NAN_POLICIES, NON_NUMERIC, load_dataset
 from .utils import seed_everything
 
@@ -130,19 +130,6 @@ def csv_options(args: argparse.Namespace) -> dict[str, Any]:
             "nan_policy": args.nan_policy}
 
 
-def _attack_settings(attack: Any, method: str) -> dict[str, Any]:
-    """The attack's resolved settings by component (e.g. minmax, mine), for the manifest and the
-    resume check: the profile and every --set are folded in, so equal dicts mean equal attacks."""
-    out: dict[str, Any] = {"class": type(attack).__name__}
-    settings = getattr(attack, "settings", None)
-    if hasattr(settings, "to_dict"):
-        out[METHODS[method].component] = settings.to_dict()
-    mine = getattr(attack, "mine_settings", None)
-    if hasattr(mine, "to_dict"):  # also the baselines may measure MI with it
-        out["mine"] = mine.to_dict()
-    return out
-
-
 def prepare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """Load data, checkpoint and attack; return the arguments of :func:`uaelab.store.generate_to_dir`."""
     if args.batch_size < 1:
@@ -162,7 +149,7 @@ def prepare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     config = {
         "method": args.method,
         "preset": args.preset,
-        "attack": _attack_settings(attack, args.method),
+        "attack": attack_config(attack),
         "seed": args.seed,
         # CSV options only when set, so folders made before they existed still resume
         "data": {"name": data.name, "split": args.split, "seed": args.data_seed,

@@ -36,7 +36,7 @@ from .. import criteria as C
 from ..config import active_profile, apply_overrides
 from ..mine import MineSettings
 from ..models.simclr import simclr_augment
-from .base import Attack, AttackResult, project
+from .base import Attack, AttackResult, attack_config, project
 from .gaussian import Gaussian, GaussianSettings
 from .l2uae import L2UAE, L2UAESettings
 from .minmax import REFERENCE_CODE, MinMax, MinMaxSettings, glorot_limit
@@ -45,6 +45,7 @@ from .penalty import Penalty, PenaltySettings, bracket_update
 from .pgd import PGD, PGDSettings
 
 __all__ = [
+    "attack_config",
     "Attack", "AttackResult", "project", "MinMax", "MinMaxSettings", "Penalty", "PenaltySettings",
     "bracket_update", "PGD", "PGDSettings", "L2UAE", "L2UAESettings", "Gaussian", "GaussianSettings",
     "NoMI", "make_attack", "register_attack", "METHODS", "MethodSpec", "PRESETS", "REFERENCE_CODE", "glorot_limit",

@@ -52,14 +52,6 @@ def make_mine_attack(method: str, model, profile: str | None, overrides: list[st
     return attack
 
 
-def attack_config(attack) -> dict:
-    """The settings that determine an attack's result (for cache keys)."""
-    cfg = {"attack": type(attack).__name__, "settings": attack.settings.to_dict(), "seed": attack.seed}
-    if getattr(attack, "uses_mine", False) or hasattr(attack.settings, "mi_eval_steps"):
-        cfg["mine"] = attack.mine_settings.to_dict()
-    return cfg
-
-
 def slim(result) -> dict:
     """An AttackResult as a plain dict of CPU tensors (what the caches store)."""
     out = {k: getattr(result, k).detach().cpu() for k in ("x_adv", "success", "mi_final", "mi_best", "c", "f")}

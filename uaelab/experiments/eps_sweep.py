@@ -12,10 +12,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..attacks import attack_config
 from ..config import Settings, register
 from ..plotting import Figure, image_grid
 from . import ExperimentResult, cached, experiment
-from .classifier_setup import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 
 @register("eps_sweep")

@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..attacks import attack_config
 from ..config import Settings, register
 from ..fidelity import FidelitySettings, fid_kid
 from ..plotting import Figure, image_grid
 from . import ExperimentResult, cached, experiment
-from .classifier_setup import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 # Table 2 of the paper (CIFAR-10, 1000 test samples, Inception features).
 PAPER_TABLE2 = pd.DataFrame(

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..attacks import attack_config
 from ..config import Settings, register
 from ..plotting import Figure, new_figure
 from . import ExperimentResult, cached, experiment
-from .classifier_setup import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 # Table 3 of the paper (1000 samples, T = 9000, 9 binary-search steps); ASR as fractions.
 PAPER_TABLE3 = pd.DataFrame(

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
+from ..attacks import attack_config
 from ..config import Settings, register
 from ..metrics import perturbation_sizes
 from ..plotting import Figure, comparison_grid
 from . import ExperimentResult, cached, experiment
-from .classifier_setup import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 
 @register("supervised")
