@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 reproduce: setup
 	UAELAB_PROFILE=$${UAELAB_PROFILE:-quick} $(PY) -m uaelab reproduce
 
-# All tests: unit tests, then every notebook (and its solutions) under nbval.
+# All tests: ruff (pyflakes, import order, line length; config in pyproject.toml), then unit
+# tests, then every notebook (and its solutions) under nbval.
 test: setup
+	$(VENV)/bin/ruff check
 	$(PY) -m pytest tests notebooks --nbval-lax --durations=15
 
 # Every notebook and its solutions from its jupytext source notebooks/_src/NN_name.py (cells tagged

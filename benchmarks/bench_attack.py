@@ -51,7 +51,6 @@ sys.path.insert(0, str(HERE))
 from _common import loadavg  # noqa: E402
 
 
-
 def _rss_kib(field: str) -> int:
     for line in open("/proc/self/status"):
         if line.startswith(field):
@@ -339,7 +338,8 @@ def main(argv=None) -> int:
         if "single_ours" in cases:
             result["speedup_policy_alone"] = cases["single_ours"]["samples_per_s"] / sr["samples_per_s"]
     if "pgd" in cases:
-        result["minmax_iteration_over_pgd_iteration"] = b["seconds_per_iteration"] / cases["pgd"]["seconds_per_iteration"]
+        pgd_s = cases["pgd"]["seconds_per_iteration"]
+        result["minmax_iteration_over_pgd_iteration"] = b["seconds_per_iteration"] / pgd_s
     result["peak_mem_mib_per_sample"] = {c: cases[c]["peak_mem_mib_per_sample"] for c in cases
                                          if "peak_mem_mib_per_sample" in cases[c]}
     result["batched_success_rate"] = float(batched["success"].float().mean())

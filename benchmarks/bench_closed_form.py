@@ -34,7 +34,6 @@ sys.path.insert(0, str(HERE))
 
 from _common import loadavg  # noqa: E402
 from uae_released_mnist import METHODS, RELEASED_MINE  # noqa: E402
-
 from uaelab import zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
 from uaelab.data import load_dataset  # noqa: E402

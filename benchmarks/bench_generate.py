@@ -105,7 +105,8 @@ def run(nproc: int, gen_args: list[str], tmp: Path, tag: str, threads: int | Non
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=int, default=16, help="samples for the throughput runs (default 16)")
-    ap.add_argument("--batch-size", type=int, default=8, help="batch size of the CPU runs (default 8: 2 shards for 2 processes)")
+    ap.add_argument("--batch-size", type=int, default=8,
+                    help="batch size of the CPU runs (default 8: 2 shards for 2 processes)")
     ap.add_argument("--mem-samples", default="1000,10000", help="sample counts of the memory runs")
     ap.add_argument("--mem-batch-size", type=int, default=100, help="batch size of the memory runs")
     ap.add_argument("--configs", default="1:auto,1:1,2:1",
@@ -167,8 +168,8 @@ def main() -> int:
             man = json.loads((out / "manifest.json").read_text())
             res["success_rate"] = round(man["success_rate"], 4)
             results["runs"].append(res)
-            rows.append([kind, nproc, res["threads_per_process"], res["samples"], b, " ".join(sets) or "-", res["samples_per_s"],
-                         res["gen_seconds"], max(res["peak_rss_mb_per_process"]),
+            rows.append([kind, nproc, res["threads_per_process"], res["samples"], b, " ".join(sets) or "-",
+                         res["samples_per_s"], res["gen_seconds"], max(res["peak_rss_mb_per_process"]),
                          max(res["rss_before_generation_mb"]), res["success_rate"]])
             print(f"  done: {rows[-1]}", flush=True)
     if args.merge and Path(args.out).is_file():

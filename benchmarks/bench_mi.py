@@ -34,7 +34,6 @@ sys.path.insert(0, str(HERE))
 from _common import loadavg  # noqa: E402
 
 
-
 def estimator_at(rev: str):
     """``estimate_mi`` as committed at ``rev`` (its mine.py loaded as a module of uaelab)."""
     src = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:uaelab/mine.py"], check=True,

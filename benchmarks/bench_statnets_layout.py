@@ -149,7 +149,8 @@ def main(argv=None) -> int:
         "input gradient dz·P^T": lambda: zb @ P.t(),
         "variance: torch.var  (legacy)": lambda: z.var(-1, unbiased=False, keepdim=True),
         "variance: mean of centred squares": lambda: (z - z.mean(-1, keepdim=True)).square_().mean(-1, keepdim=True),
-        "variance: centred dot product (vecdot)": lambda: (lambda c: torch.linalg.vecdot(c, c) / n)(z - z.mean(-1, keepdim=True)),
+        "variance: centred dot product (vecdot)":
+            lambda: (lambda c: torch.linalg.vecdot(c, c) / n)(z - z.mean(-1, keepdim=True)),
     }
     sgemm_a, sgemm_b = r(2048, 2048), r(2048, 2048)
     load0 = loadavg()

@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     results: dict = {"minmax": {}, "pgd": {}}
     for eps in s.epsilons:  # one cache entry per ε: an interrupted run keeps the finished columns
         one = s.replace(epsilons=(eps,))
-        part = cached("fig3_mnist", {**config, "eps_sweep": one.to_dict()}, lambda: sweep(model, x, y, idx, one, "paper"))
+        part = cached("fig3_mnist", {**config, "eps_sweep": one.to_dict()},
+                      lambda: sweep(model, x, y, idx, one, "paper"))
         for m in results:
             results[m].update(part[m])
         print(f"ε = {eps}: done ({time.perf_counter() - t0:.0f} s)", flush=True)

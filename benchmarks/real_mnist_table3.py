@@ -31,9 +31,8 @@ sys.path.insert(0, str(REPO))
 from uaelab import metrics, zoo  # noqa: E402
 from uaelab.data import load_dataset  # noqa: E402
 from uaelab.experiments import cached  # noqa: E402
-from uaelab.experiments._part1 import correct_samples  # noqa: E402
-from uaelab.experiments.minmax_vs_penalty import (MinMaxVsPenaltySettings, attacks, figure2,  # noqa: E402
-                                                  mi_curves, table3)
+from uaelab.experiments.classifier_setup import correct_samples  # noqa: E402
+from uaelab.experiments.minmax_vs_penalty import MinMaxVsPenaltySettings, attacks, figure2, mi_curves, table3  # noqa: E402
 from uaelab.train import recipe_settings  # noqa: E402
 
 
@@ -108,7 +107,7 @@ def main(argv=None) -> int:
               f"{args.train_limit} training images, test accuracy {acc:.4f}. Paper: 1000 samples, 9000 iterations.\n\n")
     stem.with_suffix(".md").write_text(header + table.to_markdown() + "\n")
     stem.with_suffix(".json").write_text(json.dumps({
-        "settings": s.to_dict(), "classifier_test_accuracy": acc, "train": train_s.to_dict(),
+        "settings": s.to_dict(), "config": config, "classifier_test_accuracy": acc, "train": train_s.to_dict(),
         "train_limit": args.train_limit, "table": table.reset_index().to_dict(orient="records"),
         "minmax_beats_penalty": bool(table.loc["minmax", "mean_mi"] > table.loc["penalty", "mean_mi"]),
     }, indent=2, default=str))

@@ -49,10 +49,10 @@ def main(argv=None) -> int:
 
     import matplotlib
     matplotlib.use("Agg")
+    import torch
+
     from uaelab.experiments import write_result
     from uaelab.experiments.table6_concrete import table6_concrete
-
-    import torch
 
     torch.set_num_threads(a.threads)
     log = {}

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,6 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import loadavg  # noqa: E402
-
 from uaelab import store, zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
 from uaelab.criteria import reconstruction  # noqa: E402
@@ -131,7 +129,8 @@ def main(argv=None) -> int:
             rec.update(seconds=secs, samples_per_s=args.n / secs, threads=args.threads,
                        load_before=load_before, load_after=loadavg())
         sizes = perturbation_sizes(x, {name: (x_adv, ok)}).loc[name]
-        rec.update(preset=preset, overrides=overrides, command=report["command"], asr=sizes["asr"], linf_mean=sizes["mean_linf"],
+        rec.update(preset=preset, overrides=overrides, command=report["command"], asr=sizes["asr"],
+                   linf_mean=sizes["mean_linf"],
                    l2_mean=sizes["mean_l2"], linf_max=sizes["max_linf"], cos_mean=sizes["mean_cos"],
                    start_succeeds=float("nan") if f0.isnan().any() else float((f0 <= 0).float().mean()),
                    mi_best_q10=q(0.1), mi_best_q50=q(0.5), mi_best_q90=q(0.9))
@@ -215,8 +214,9 @@ def write(report: dict, out: Path) -> None:
             e = torch.tensor(errs, dtype=torch.float64)
             lines.append(f"| {name} | {e.mean():.5f} ± {e.std():.1e} |")
         if "reduced_vs_released" in rt:
-            lines += ["", f"Reduced vs released MINE budget, retrained error: Welch's t = "
-                          f"{rt['reduced_vs_released']['welch_t']:.2f}, p = {rt['reduced_vs_released']['welch_p']:.2g}."]
+            rr = rt["reduced_vs_released"]
+            lines += ["", f"Reduced vs released MINE budget, retrained error: Welch's t = {rr['welch_t']:.2f}, "
+                          f"p = {rr['welch_p']:.2g}."]
     lines += ["", "'start alone succeeds': fraction of samples whose random δ0 (Glorot-uniform, "
               "a = 0.086) already satisfies f ≤ 0 before any gradient step ('nan' for the paper preset, whose "
               "δ0 = 0). ASR: the fraction with a successful iterate; the released preset judges δ0..δ(T-1), each "

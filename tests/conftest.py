@@ -2,21 +2,13 @@
 tests that need them skip with the reason otherwise."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from uaelab.data import shared_data_root
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_data_root() -> Path | None:
-    """The folder with the real MNIST/Fashion-MNIST/COIL-20/Isolet copies, or None."""
-    env = os.environ.get("UAELAB_SHARED_DATA")
-    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
-        if cand.is_dir():
-            return cand
-    return None
 
 
 @pytest.fixture

@@ -130,7 +130,8 @@ def test_l2_uae_objective_follows_the_criterion_units(digits_ae):
     x = data.x_train[:3]
     for preset, expect in (("paper", lambda sq: sq.sqrt()), ("reference_code", lambda sq: sq * 784 / 64)):
         seen = []
-        att = make_attack("l2-uae", ae, profile="quick", preset=preset, overrides=["l2uae.T=1", "l2uae.mi_eval_steps=0"],
+        att = make_attack("l2-uae", ae, profile="quick", preset=preset,
+                          overrides=["l2uae.T=1", "l2uae.mi_eval_steps=0"],
                           callback=lambda d: seen.append(d["x_adv"]))
         res = att(x)
         # the first judged iterate: δ_1 (paper) or the start δ_0 (released, judged before its step)

@@ -2,15 +2,22 @@
 independence, input checks, and the acceptance numbers on trained digits models."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torch import nn
 
 from uaelab import criteria as C
-from uaelab.attacks import (L2UAE, PGD, Gaussian, MinMax, MinMaxSettings, Penalty, PenaltySettings,
-                            bracket_update, make_attack)
+from uaelab.attacks import (
+    L2UAE,
+    PGD,
+    Gaussian,
+    MinMax,
+    MinMaxSettings,
+    Penalty,
+    PenaltySettings,
+    bracket_update,
+    make_attack,
+)
 from uaelab.attacks.gaussian import GaussianSettings
 from uaelab.attacks.l2uae import L2UAESettings
 from uaelab.attacks.pgd import PGDSettings
@@ -207,7 +214,8 @@ def test_never_successful_returns_original_not_zeros(classifier, digits):
 # -- seeds and batch independence -------------------------------------------------------------
 def test_same_seed_same_result_and_seed_matters(autoencoder, digits):
     x = digits[2][:6]
-    mk = lambda seed: MinMax(autoencoder, C.reconstruction(autoencoder), MinMaxSettings(T=4), mine=SMALL_MINE, seed=seed)
+    mk = lambda seed: MinMax(autoencoder, C.reconstruction(autoencoder), MinMaxSettings(T=4), mine=SMALL_MINE,  # noqa: E731
+                             seed=seed)
     r1, r2, r3 = mk(3)(x), mk(3)(x), mk(4)(x)
     assert torch.equal(r1.x_adv, r2.x_adv) and torch.equal(r1.history["mi"], r2.history["mi"])
     assert not torch.equal(r1.history["mi"], r3.history["mi"])
@@ -342,3 +350,23 @@ def test_fixed_criterion_instance_and_gradient_free_criterion(autoencoder, digit
     flat = C.FromCallable(lambda xa: torch.full((xa.shape[0],), -1.0), "min")
     res = MinMax(autoencoder, flat, MinMaxSettings(T=2), mine=SMALL_MINE)(x)
     assert res.success.all()
+
+
+def test_attack_config_is_the_one_cache_key():
+    """attack_config: the class (no-MI and MINE-UAE share MinMaxSettings), the seed, every
+    settings component, and with weights=True the attacked model's weights."""
+    from uaelab.attacks import attack_config, make_attack
+    from uaelab.utils import fingerprint
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 4), torch.nn.Sigmoid(),
+                                torch.nn.Unflatten(1, (1, 2, 2)))
+    mine = make_attack("mine-uae", model, profile="quick", seed=0)
+    nomi = make_attack("no-mi", model, profile="quick", seed=0)
+    assert mine.settings.to_dict() == nomi.settings.to_dict()
+    assert fingerprint(attack_config(mine)) != fingerprint(attack_config(nomi))
+    assert attack_config(mine)["mine"] == mine.mine_settings.to_dict()
+    assert attack_config(make_attack("mine-uae", model, profile="quick", seed=1))["seed"] != attack_config(mine)["seed"]
+    before = attack_config(mine, weights=True)["model"]
+    with torch.no_grad():
+        model[1].bias.add_(1.0)
+    assert attack_config(mine, weights=True)["model"] != before and "model" not in attack_config(mine)

@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from uaelab import augment, store
-from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation, summarize
+from uaelab.attacks import attack_config
+from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation
+from uaelab.augment_tables import summarize
+from uaelab.experiments.table4_reconstruction import ReconstructionTask
+from uaelab.experiments.table5_simclr import contrastive_loss
+from uaelab.robustness import robust_accuracy
 from uaelab.utils import generator
 
 
@@ -27,12 +32,17 @@ class MeanModel(torch.nn.Module):
 class NoiseAttack:
     """x + σ·N(0, 1) per sample (seeded by the dataset index); success when the error does not grow."""
 
-    def __init__(self, model, sigma: float, seed: int):
+    def __init__(self, model, sigma: float, seed: int, interrupt_after: int | None = None):
         self.model, self.sigma, self.seed = model, sigma, seed
         self.config = {"sigma": sigma, "seed": seed}
         self.calls = 0
+        # raise KeyboardInterrupt on call interrupt_after + 1, like a user stopping the cell (the
+        # same class and config as an uninterrupted attack, so it writes to the same folder)
+        self.interrupt_after = interrupt_after
 
     def __call__(self, x, y=None, *, indices=None):
+        if self.interrupt_after is not None and self.calls >= self.interrupt_after:
+            raise KeyboardInterrupt
         self.calls += 1
         noise = torch.stack([torch.randn(x.shape[1:], generator=generator(self.seed, int(i))) for i in indices])
         x_adv = (x + self.sigma * noise).clamp(0, 1)
@@ -40,19 +50,6 @@ class NoiseAttack:
         f = err(x_adv) - err(x)
         z = torch.zeros(len(x))
         return SimpleNamespace(x_adv=x_adv, success=f <= 0, mi_best=z, mi_final=z, c=z, f=f)
-
-
-class Interrupting(NoiseAttack):
-    """Raises KeyboardInterrupt on its (k+1)-th call, like a user stopping the cell."""
-
-    def __init__(self, *args, k: int):
-        super().__init__(*args)
-        self.k = k
-
-    def __call__(self, x, y=None, *, indices=None):
-        if self.calls >= self.k:
-            raise KeyboardInterrupt
-        return super().__call__(x, y, indices=indices)
 
 
 class MeanTask:
@@ -132,7 +129,8 @@ def test_pipeline_replication_rule_and_asr(tmp_cache):
     summary = summarize(rows, task.metrics)
     ga = summary.loc[("mean", "GA (σ=0.05)")]
     assert ga["runs"] == 2 and ga["error_std"] > 0
-    assert ga["error_improvement"] == pytest.approx(improvement(rows[0]["error"], (rows[1]["error"] + rows[2]["error"]) / 2))
+    ga_mean = (rows[1]["error"] + rows[2]["error"]) / 2
+    assert ga["error_improvement"] == pytest.approx(improvement(rows[0]["error"], ga_mean))
     # cached: a second call trains nothing
     n_trainings = len(task.trained_on)
     run_augmentation(task, data, settings=s, progress=False)
@@ -151,10 +149,10 @@ def test_interrupted_generation_resumes_without_loss_or_duplicates(tmp_cache):
     s = AugmentSettings(batch_size=10)
     model = MeanModel(data.x_train.mean(0))
     task = MeanTask()
-    task.attack_factory = lambda m, sigma, seed: Interrupting(m, sigma, seed, k=4)
+    task.attack_factory = lambda m, sigma, seed: NoiseAttack(m, sigma, seed, interrupt_after=4)
     with pytest.raises(KeyboardInterrupt):
         augment.generate(task, model, data.x_train, method, 0, s, data.fingerprint(), progress=False)
-    attack_cfg = augment._attack_config(NoiseAttack(model, 0.05, augment.derive_seed(0, "ga:0.05")))
+    attack_cfg = attack_config(NoiseAttack(model, 0.05, augment.derive_seed(0, "ga:0.05")), weights=True)
     out_dir = augment.uae_dir(task, data.fingerprint(), method, 0, attack_cfg)
     partial = store.read_results(out_dir, allow_partial=True)
     assert partial["index"].tolist() == list(range(40))  # 4 batches done, nothing half-written
@@ -222,3 +220,20 @@ def test_interrupted_retraining_resumes_to_the_same_row(tmp_cache, monkeypatch, 
     steps_per_epoch = math.ceil(2 * len(data.x_train) / task.train_settings().batch_size)
     assert resumed_calls == calls["n"] - steps_per_epoch  # the resumed run skipped the finished epoch
     assert row["error"] == ref["error"] and row["train_error"] == ref["train_error"]
+
+
+def test_evaluations_restore_the_models_mode():
+    """Evaluating (test error, PGD robustness, probe features) leaves a model in the train/eval
+    mode it came in, so a caller that goes on training it still trains (dropout, batch norm)."""
+    data = SimpleNamespace(x_train=torch.rand(6, 1, 4, 4), x_test=torch.rand(5, 1, 4, 4))
+    ae = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 16), torch.nn.Dropout(0.1),
+                             torch.nn.Sigmoid(), torch.nn.Unflatten(1, (1, 4, 4)))
+    for training in (True, False):
+        ae.train(training)
+        ReconstructionTask("dense", "quick", pgd_eps=0.05, pgd_steps=1).evaluate(ae, data)
+        assert ae.training is training
+        clf = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)).train(training)
+        robust_accuracy(clf, data.x_test, torch.zeros(5, dtype=torch.long), eps=0.05, steps=1)
+        assert clf.training is training
+        contrastive_loss(clf, data.x_test, batch_size=5)
+        assert clf.training is training

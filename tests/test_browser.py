@@ -19,8 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import (FIXTURE_KINDS, LabServer, assert_figure_shown, assert_widgets_work, check_notebook,
-                             chromium_executable, launch_args, skip_reason, write_widget_notebook)
+from browser_helpers import (
+    FIXTURE_KINDS,
+    LabServer,
+    assert_figure_shown,
+    assert_widgets_work,
+    check_notebook,
+    chromium_executable,
+    launch_args,
+    skip_reason,
+    write_widget_notebook,
+)
 from conftest import REPO
 
 REASON = skip_reason()

@@ -10,7 +10,7 @@ import scipy.linalg
 import torch
 
 from uaelab.exercises import nb01, nb02, nb03, nb04, nb05
-from uaelab.experiments import _part1
+from uaelab.experiments import classifier_setup
 
 
 def test_nb01_true_mi():
@@ -65,7 +65,8 @@ def test_nb02_targeted():
 def tiny_net(monkeypatch, tmp_cache):
     from test_experiments_part1 import briefly_trained
 
-    monkeypatch.setattr(_part1, "classifier_for", lambda data, profile=None, seed=0: (briefly_trained(data, seed), {}))
+    monkeypatch.setattr(classifier_setup, "classifier_for",
+                        lambda data, profile=None, seed=0: (briefly_trained(data, seed), {}))
 
 
 def test_nb02_small_epsilon_runs_the_attack(tiny_net):

@@ -12,11 +12,19 @@ import pandas as pd
 import pytest
 import torch
 
-from uaelab.experiments import _part1, eps_sweep, fid_kid, is_cached, mine_gaussians, minmax_vs_penalty, supervised
+from uaelab.experiments import (
+    classifier_setup,
+    eps_sweep,
+    fid_kid,
+    is_cached,
+    mine_gaussians,
+    minmax_vs_penalty,
+    supervised,
+)
 from uaelab.models.classifiers import DigitsClassifier
 from uaelab.plotting import CROSS_GID
 
-MODULES = (_part1, mine_gaussians, supervised, eps_sweep, minmax_vs_penalty, fid_kid)
+MODULES = (classifier_setup, mine_gaussians, supervised, eps_sweep, minmax_vs_penalty, fid_kid)
 _NETS: dict = {}
 
 
@@ -214,8 +222,10 @@ def test_mi_controls_reject_unknown_controls():
     """The MI controls of Figure 3 and Table 2 name their choices (keys of supervised.ABLATIONS)."""
     import pytest
 
-    from uaelab.experiments.eps_sweep import CONTROLS as EPS_CONTROLS, eps_sweep_controls
-    from uaelab.experiments.fid_kid import CONTROLS as FID_CONTROLS, control_examples
+    from uaelab.experiments.eps_sweep import CONTROLS as EPS_CONTROLS
+    from uaelab.experiments.eps_sweep import eps_sweep_controls
+    from uaelab.experiments.fid_kid import CONTROLS as FID_CONTROLS
+    from uaelab.experiments.fid_kid import control_examples
     from uaelab.experiments.supervised import ABLATIONS
 
     assert set(EPS_CONTROLS) <= set(ABLATIONS) and set(FID_CONTROLS) <= set(ABLATIONS)

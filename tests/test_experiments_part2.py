@@ -5,11 +5,11 @@ import math
 
 import pytest
 
+from uaelab.augment import parse_method
 from uaelab.experiments import load_all
 from uaelab.experiments.table4_reconstruction import Table4Settings, attack_overrides, table4_reconstruction
 from uaelab.experiments.table5_simclr import table5_simclr
 from uaelab.experiments.table6_concrete import table6_concrete
-from uaelab.augment import parse_method
 
 TINY_ATTACK = ("T=2", "mine.K=8", "mine.m=8", "mine.steps=1", "mi_eval_steps=0")
 
@@ -21,8 +21,9 @@ def test_registered():
 
 def test_attack_overrides_translate_per_method():
     # an unprefixed field reaches every attack that has it, so MINE-UAE and L2-UAE share T
-    assert attack_overrides(parse_method("mine-uae"), ("T=7", "mine.K=8", "mi_eval_steps=0")) == ["minmax.T=7", "mine.K=8"]
-    assert attack_overrides(parse_method("l2-uae"), ("T=7", "mi_eval_steps=0")) == ["l2uae.T=7", "l2uae.mi_eval_steps=0"]
+    mine, l2 = parse_method("mine-uae"), parse_method("l2-uae")
+    assert attack_overrides(mine, ("T=7", "mine.K=8", "mi_eval_steps=0")) == ["minmax.T=7", "mine.K=8"]
+    assert attack_overrides(l2, ("T=7", "mi_eval_steps=0")) == ["l2uae.T=7", "l2uae.mi_eval_steps=0"]
     assert attack_overrides(parse_method("ga:0.01"), ("T=7",)) == ["gaussian.sigma=0.01"]
 
 

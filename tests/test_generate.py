@@ -13,11 +13,10 @@ import time
 import pytest
 import torch
 
+from conftest import REPO
 from uaelab import checkpoint, store
 from uaelab.cli import main as cli_main
 from uaelab.generate import parse_indices
-
-from conftest import REPO
 
 # Tiny, fast settings: the test checks plumbing and determinism, not attack quality.
 FAST = ["--set", "minmax.T=3", "--set", "mine.steps=2", "--set", "mine.K=8", "--set", "mine.m=8"]
@@ -93,7 +92,7 @@ def test_bad_input_gives_one_clear_line(ckpt, tmp_path, capsys):
     assert cli_main(args(ckpt, out, "--limit", "8")) == 0
     capsys.readouterr()
     msg = err(args(ckpt, out, "--limit", "8", "--set", "minmax.T=2"))
-    assert "different settings" in msg and "T" in msg and "another --out" in msg
+    assert "different settings" in msg and "T" in msg and "--out" in msg
 
 
 def test_indices_option_and_results(ckpt, tmp_path):
@@ -102,7 +101,8 @@ def test_indices_option_and_results(ckpt, tmp_path):
     df = store.read_results(out)
     assert df["index"].tolist() == [3, 10, 11, 12, 13, 14]
     m = store.read_manifest(out)
-    assert m["method"] == "mine-uae" and m["complete"] and m["config"]["attack"]["minmax"]["T"] == 3
+    assert m["method"] == "mine-uae" and m["complete"]
+    assert m["config"]["attack"]["settings"]["T"] == 3 and m["config"]["attack"]["class"] == "MinMax"
     assert m["torch_version"] == torch.__version__ and m["checkpoint_fingerprint"]
     assert df["success"].mean() == pytest.approx(m["success_rate"])
 

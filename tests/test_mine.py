@@ -8,8 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from uaelab.mine import (ConvSampler, MineSettings, PerSampleMINE, RandomSampler, StatNets, dv_bound,
-                         estimate_mi, standardise)
+from uaelab.mine import (
+    ConvSampler,
+    MineSettings,
+    PerSampleMINE,
+    RandomSampler,
+    StatNets,
+    dv_bound,
+    estimate_mi,
+    standardise,
+)
 
 
 def correlated(n: int, d: int, mi: float, seed: int):

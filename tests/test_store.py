@@ -3,7 +3,6 @@ output is a known function of (seed, dataset index)."""
 from __future__ import annotations
 
 import json
-import os
 from types import SimpleNamespace
 
 import pytest
@@ -122,11 +121,11 @@ def test_shard_plan_is_fixed_by_indices_and_size():
 def test_mismatched_settings_are_refused_with_the_keys(data, tmp_path):
     x, y = data
     out = run(x, tmp_path / "o", indices=range(10))
-    with pytest.raises(ValueError, match=r"attack\.T: 3 on disk, 4 now.*another --out"):
+    with pytest.raises(ValueError, match=r"attack\.T: 3 on disk, 4 now.*another out_dir \(uaelab generate: --out\)"):
         run(x, out, indices=range(10), config={**CONFIG, "attack": {"T": 4, "lr": 0.01}})
     with pytest.raises(ValueError, match="data_fingerprint"):
         run(x, out, indices=range(10), data_fingerprint="other")
-    with pytest.raises(ValueError, match="--limit/--indices"):
+    with pytest.raises(ValueError, match="indices=, or --limit/--indices"):
         run(x, out, indices=range(12))
     with pytest.raises(ValueError, match="shard_size"):
         run(x, out, indices=range(10), batch_size=4)

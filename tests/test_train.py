@@ -92,7 +92,8 @@ def test_fit_rejects_bad_input():
 
 def test_recipes_hold_released_settings():
     dense = recipe_settings("dense", "paper")
-    assert (dense.optimizer, dense.lr, dense.loss, dense.epochs, dense.batch_size) == ("rmsprop", 0.0025, "mse", 20, 100)
+    got = (dense.optimizer, dense.lr, dense.loss, dense.epochs, dense.batch_size)
+    assert got == ("rmsprop", 0.0025, "mse", 20, 100)
     sparse = recipe_settings("sparse", "paper")
     assert (sparse.optimizer, sparse.epochs) == ("adam", 50)
     conv = recipe_settings("conv", "paper")

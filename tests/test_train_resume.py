@@ -1,12 +1,16 @@
 """Interrupted training resumes to the same weights and history as an uninterrupted run."""
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
 from uaelab import models, zoo
 from uaelab.data import load_dataset
-from uaelab.train import TrainSettings, TrainStateError, fit, recipe_settings
+from uaelab.train import TrainSettings, TrainStateError, _rng_states, _set_rng_states, fit, recipe_settings
 
 
 class Interrupt(Exception):
@@ -141,3 +145,29 @@ def test_zoo_discards_an_unusable_resume_file(digits, tmp_cache):
     with pytest.warns(UserWarning, match="unfinished training state"):
         zoo.get_trained("dense", digits, profile="quick", progress=False)
     assert path.exists() and not zoo.partial_path(path).exists()
+
+
+def test_state_loads_weights_only_and_format_1_is_refused(digits, tmp_path):
+    """The state holds tensors and plain lists only (no pickled numpy or Python objects), so every
+    torch.load in uaelab is weights_only=True; a format-1 file (pickled RNG states) is refused."""
+    state = tmp_path / "train.state"
+    model, _, s = _build("dense", None)
+    fit(model, digits.x_train, settings=s.replace(epochs=1), progress=False, state_path=state)
+    saved = torch.load(state, weights_only=True)
+    assert saved["format"] == 2 and torch.is_tensor(saved["numpy_rng"][1])
+    saved["format"] = 1
+    torch.save(saved, state)
+    with pytest.raises(TrainStateError, match="another run"):
+        fit(model, digits.x_train, settings=s.replace(epochs=1), progress=False, state_path=state)
+    package = Path(__file__).parent.parent / "uaelab"
+    assert not [p for p in package.rglob("*.py") if "weights_only=False" in p.read_text()]
+
+
+def test_resumed_global_rngs_continue_their_streams():
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    saved = _rng_states()
+    want = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
+    torch.manual_seed(2), np.random.seed(2), random.seed(2)
+    _set_rng_states(saved)
+    got = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
+    assert torch.equal(want[0], got[0]) and np.array_equal(want[1], got[1]) and want[2] == got[2]

@@ -41,7 +41,8 @@ def test_paired_uses_the_differences():
 
 def test_claim_tests_per_model():
     rows = [{"model": "dense", "method": m, "key": m, "seed": 0, "retrain_seed": s, "error": e}
-            for m, errs in {"MINE-UAE": [1.0, 1.1, 0.9], "Original": [2.0, 2.1, 1.9], "Duplicate": [1.0, 1.2, 0.8]}.items()
+            for m, errs in {"MINE-UAE": [1.0, 1.1, 0.9], "Original": [2.0, 2.1, 1.9],
+                            "Duplicate": [1.0, 1.2, 0.8]}.items()
             for s, e in enumerate(errs)]
     t = claim_tests(rows, "error")
     assert t.loc[("dense", "MINE-UAE beats Original"), "verdict"] == "holds"

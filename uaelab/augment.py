@@ -31,10 +31,13 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
-import pandas as pd
 import torch
 
+from . import store
+from .attacks import METHODS, attack_config
+from .cache import cache_key, cached
 from .config import Settings, register
+from .train import recipe_settings, train_resuming
 from .utils import cache_dir, derive_seed, fingerprint
 
 PAPER_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001")
@@ -134,8 +137,13 @@ def parse_method(spec: str) -> Method:
         if not (sigma > 0 and math.isfinite(sigma)):
             raise ValueError(f"method {spec!r}: σ must be a positive number, e.g. 'ga:0.01'")
         return Method(f"ga:{sigma:g}", f"GA (σ={sigma:g})", "gaussian", {"sigma": sigma}, random=True)
+    # augmentation has no labels; the Gaussian baseline is spelled ga:<sigma> (it needs its σ)
+    unsupervised = [k for k, m in METHODS.items() if not m.supervised and k != "gaussian"]
+    if key in unsupervised:  # any other attack of the registry (uaelab.attacks.register_attack)
+        return Method(key, METHODS[key].label or key, key)
     raise ValueError(
-        f"unknown augmentation method {spec!r}; use {', '.join(NAMED_METHODS)} or ga:<sigma> (e.g. ga:0.01)"
+        f"unknown augmentation method {spec!r}; use {', '.join(NAMED_METHODS)}, ga:<sigma> (e.g. ga:0.01) "
+        f"or an unsupervised attack of uaelab.attacks.METHODS ({', '.join(unsupervised)})"
     )
 
 
@@ -193,8 +201,6 @@ def scaled_recipe(kind: str, profile: str | None, epochs: int | None = None, epo
     """The training recipe of ``kind`` (:func:`uaelab.train.recipe_settings`), with ``epochs``
     replacing the recipe's count when given and then scaled by ``epoch_scale`` (at least 1), so
     retraining on a larger set can keep the number of gradient steps (``budget="steps"``)."""
-    from .train import recipe_settings
-
     s = recipe_settings(kind, profile)
     if epochs is not None:
         s = s.replace(epochs=epochs)
@@ -218,33 +224,15 @@ def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method:
     an interrupted call continues where it stopped. Returns ``(out_dir, x_adv, success)`` with
     x_adv N×... and success N bools in sample order.
     """
-    from . import store
-
     attack = task.make_attack(method, model, derive_seed(seed, method.stream))
     config = {"task": task.name, "task_config": task.config(), "method": method.key, "seed": seed,
-              "attack": _attack_config(attack)}
+              "attack": attack_config(attack, weights=True)}
     out_dir = uae_dir(task, data_fp, method, seed, config["attack"])
     store.generate_to_dir(attack, x, out_dir, batch_size=settings.batch_size, config=config,
                           data_fingerprint=data_fp, progress=progress)
     idx, x_adv, success = store.load_adversarial(out_dir)
     assert torch.equal(idx, torch.arange(x.shape[0])), "every training sample has exactly one example"
     return out_dir, x_adv, success
-
-
-def _attack_config(attack: Any) -> Any:
-    """Everything an attack's output depends on besides the data and seed: the solver and MINE
-    settings and the attacked model's weights (so a retrained model never reuses stale UAEs)."""
-    out: dict[str, Any] = {"seed": getattr(attack, "seed", None)}  # the attack's own (derived) seed
-    for name in ("settings", "mine_settings"):
-        value = getattr(attack, name, None)
-        if value is not None and hasattr(value, "to_dict"):
-            out[name] = value.to_dict()
-    model = getattr(attack, "model", None)
-    if isinstance(model, torch.nn.Module):
-        out["model"] = fingerprint(*[t for t in model.state_dict().values()])
-    if getattr(attack, "config", None) is not None:
-        out["config"] = attack.config
-    return out
 
 
 def _labels_of(data: Any) -> torch.Tensor | None:
@@ -259,16 +247,12 @@ def _data_fp(data: Any) -> str:
 def _state_path(task: AugmentTask, what: str, cfg: dict[str, Any]) -> Path | None:
     """Resume file of the training behind the cached result ``(what, cfg)``; None for a task
     whose ``train`` takes no ``state_path`` (it simply retrains)."""
-    from .experiments import cache_key
-
     if "state_path" not in inspect.signature(task.train).parameters:
         return None
     return cache_dir("train-state") / f"{what}-{cache_key(what, cfg)}.state"
 
 
 def _train(task: AugmentTask, state: Path | None, x, y, seed: int, epoch_scale: float = 1.0) -> torch.nn.Module:
-    from .train import train_resuming
-
     if state is None:
         return task.train(x, y, seed, epoch_scale=epoch_scale)
     return train_resuming(lambda p: task.train(x, y, seed, epoch_scale=epoch_scale, state_path=p), state)
@@ -282,8 +266,6 @@ def _drop(state: Path | None) -> None:
 
 def original_model(task: AugmentTask, data: Any, seed: int) -> torch.nn.Module:
     """The original model, trained once per (task settings, data, seed) and cached on disk."""
-    from .experiments import cached
-
     cfg = {"task": task.name, "config": task.config(), "data": _data_fp(data), "seed": seed}
     state = _state_path(task, "augment-original", cfg)
     model = cached("augment-original", cfg, lambda: _train(task, state, data.x_train, _labels_of(data), seed))
@@ -303,8 +285,6 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
     training-set size, and ``examples`` (the first ``n_keep`` originals, their examples and
     success flags).
     """
-    from .experiments import cached
-
     data_fp = _data_fp(data)
     cfg = {"task": task.name, "config": task.config(), "data": data_fp, "method": method.key,
            "overrides": method.overrides, "seed": seed, "model_seed": settings.model_seed,
@@ -329,8 +309,6 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
         if method.key == "duplicate":
             x_aug, success, x_adv = torch.cat([x, x]), torch.zeros(n, dtype=torch.bool), x
         else:
-            from . import store
-
             out_dir, x_adv, success = generate(task, model, x, method, seed, settings, data_fp, progress)
             x_aug, _ = store.augmented_dataset(x, out_dir)  # failed samples replaced by themselves
         y_aug = None if y is None else torch.cat([y, y])
@@ -370,152 +348,3 @@ def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | No
         for seed in use:
             rows.append(run_method(task, data, method, seed, settings, progress=progress))
     return rows
-
-
-# -- tables ---------------------------------------------------------------------------------
-def summarize(rows: list[dict[str, Any]], metrics: dict[str, tuple[str, bool]],
-              group: tuple[str, ...] = ("model",)) -> pd.DataFrame:
-    """Mean, std and improvement per (group..., method) from :func:`run_augmentation` rows.
-
-    Columns: ``<metric>``, ``<metric>_std`` (0 for single runs), ``<metric>_improvement``
-    (fraction, positive = better, from the means), ``asr``, ``runs``.
-    """
-    df = pd.DataFrame([{k: v for k, v in r.items() if k != "examples"} for r in rows])
-    keys = list(group) + ["method"]
-    out = []
-    for gkey, sub in df.groupby(list(group), sort=False):
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        base = sub[sub["key"] == "original"]
-        for mkey, msub in sub.groupby("method", sort=False):
-            rec = dict(zip(keys, (*gkey, mkey)))
-            for metric, (better, relative) in metrics.items():
-                mean = float(msub[metric].mean())
-                rec[metric] = mean
-                rec[f"{metric}_std"] = float(msub[metric].std(ddof=1)) if len(msub) > 1 else 0.0
-                if len(base):
-                    rec[f"{metric}_improvement"] = improvement(float(base[metric].mean()), mean, better, relative)
-            rec["asr"] = float(msub["asr"].mean())
-            rec["runs"] = int(len(msub))
-            out.append(rec)
-    return pd.DataFrame(out).set_index(keys)
-
-
-def paper_cell(mean: float, std: float, imp: float | None, runs: int, relative: bool = True,
-               digits: int = 5) -> str:
-    """A cell in the paper's style: ``0.00243 (↑ 56.7%)`` or ``0.00280±2.6e-05 (↓ 2.4%)``."""
-    text = f"{mean:.{digits}f}" if abs(mean) >= 10 ** -(digits - 2) or mean == 0 else f"{mean:.3g}"
-    if runs > 1:
-        text += f"±{std:.2g}"
-    if imp is None or (isinstance(imp, float) and math.isnan(imp)):
-        return text
-    arrow = "↑" if imp > 0 else ("↓" if imp < 0 else "=")
-    return f"{text} ({arrow} {abs(imp) * 100:.1f}%)" if relative else f"{text} ({arrow} {abs(imp) * 100:.2f} pts)"
-
-
-def paper_style(summary: pd.DataFrame, metric: str, relative: bool = True, digits: int = 5,
-                asr: bool = True) -> pd.DataFrame:
-    """Pivot a :func:`summarize` table into the paper's layout: one row per model, one column
-    per method with ``value (↑ x%)``, then one ASR column per attack."""
-    idx = list(summary.index.names)
-    group, mcol = idx[:-1], idx[-1]
-    flat = summary.reset_index()
-    methods = list(dict.fromkeys(flat[mcol]))
-    table = {}
-    for gkey, sub in flat.groupby(group, sort=False):
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        line = {}
-        for _, r in sub.iterrows():
-            imp = None if r[mcol] == "Original" else r.get(f"{metric}_improvement")
-            line[r[mcol]] = paper_cell(r[metric], r[f"{metric}_std"], imp, int(r["runs"]), relative, digits)
-        if asr:
-            for _, r in sub.iterrows():
-                if r[mcol] not in ("Original", "Duplicate") and not math.isnan(r["asr"]):
-                    line[f"ASR {r[mcol]}"] = f"{r['asr'] * 100:.2f}%"
-        table[gkey if len(gkey) > 1 else gkey[0]] = line
-    cols = methods + [f"ASR {m}" for m in methods if m not in ("Original", "Duplicate")]
-    df = pd.DataFrame.from_dict(table, orient="index")
-    return df[[c for c in cols if c in df.columns]]
-
-
-def direction_check(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per group: does MINE-UAE improve on the original, and does it beat L2-UAE and every GA?
-
-    The paper's claim for Table 4 / 6. Returns one row per group with booleans (NaN-free:
-    a comparison whose method was not run is left out).
-    """
-    idx = list(summary.index.names)
-    group, mcol = idx[:-1], idx[-1]
-    flat = summary.reset_index()
-    col = f"{metric}_improvement"
-    out = []
-    for gkey, sub in flat.groupby(group, sort=False):
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        imp = dict(zip(sub[mcol], sub[col]))
-        rec = dict(zip(group, gkey))
-        if "MINE-UAE" not in imp:
-            continue
-        mine = imp["MINE-UAE"]
-        rec["MINE-UAE improves"] = bool(mine > 0)
-        # the paper's baselines (L2-UAE, GA) decide "reproduces"; the controls (Duplicate and
-        # the MI ablations) are reported beside it
-        controls = [m for m in CONTROL_LABELS if m in imp]
-        others = {m: v for m, v in imp.items() if m not in ("Original", "MINE-UAE", *controls)}
-        for m, v in others.items():
-            rec[f"beats {m}"] = bool(mine > v)
-        for m in controls:
-            rec[f"beats {m}"] = bool(mine > imp[m])
-        rec["reproduces"] = bool(mine > 0 and all(mine > v for v in others.values()))
-        out.append(rec)
-    return pd.DataFrame(out).set_index(group) if out else pd.DataFrame()
-
-
-# -- robustness (SuppMat 6.17: robustness before and after augmentation) ----------------------
-def pgd_linf(loss_fn, x: torch.Tensor, eps: float, steps: int = 10, alpha: float | None = None,
-             seed: int = 0) -> torch.Tensor:
-    """L∞ PGD that *maximises* ``loss_fn(x') -> [B]`` over ``|x' - x| <= eps`` ∩ [0, 1].
-
-    Uniform random start (seeded), ``steps`` signed-gradient steps of size ``alpha`` (default
-    2.5·eps/steps, Madry et al.). x: N×... float in [0, 1]. Returns x' (no gradient).
-    """
-    if not 0 < eps <= 1:
-        raise ValueError(f"eps must satisfy 0 < eps <= 1, got {eps}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    alpha = 2.5 * eps / steps if alpha is None else alpha
-    g = torch.Generator().manual_seed(seed)
-    x = x.detach()
-    xa = (x + (2 * torch.rand(x.shape, generator=g).to(x.device) - 1) * eps).clamp(0, 1)
-    for _ in range(steps):
-        xa.requires_grad_(True)
-        with torch.enable_grad():
-            grad, = torch.autograd.grad(loss_fn(xa).sum(), xa)
-        xa = torch.minimum(torch.maximum(xa.detach() + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
-    return xa.detach()
-
-
-def robust_reconstruction_error(model: torch.nn.Module, x: torch.Tensor, eps: float, steps: int = 10,
-                                seed: int = 0, batch_size: int = 500) -> float:
-    """Per-pixel MSE of ``model``'s reconstruction of x' = PGD(x) that maximises that error."""
-    model.eval()
-    errs = []
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
-        xa = pgd_linf(lambda z: (model(z) - xb).pow(2).flatten(1).mean(1), xb, eps, steps, seed=seed + i)
-        with torch.no_grad():
-            errs.append((model(xa) - xb).pow(2).flatten(1).mean(1))
-    return float(torch.cat(errs).mean())
-
-
-def robust_accuracy(classifier: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int = 10,
-                    seed: int = 0, batch_size: int = 500) -> float:
-    """Accuracy (fraction) of ``classifier`` (logits) on L∞ PGD examples maximising cross-entropy."""
-    import torch.nn.functional as F
-
-    classifier.eval()
-    correct = 0
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        xa = pgd_linf(lambda z: F.cross_entropy(classifier(z), yb, reduction="none"), xb, eps, steps, seed=seed + i)
-        with torch.no_grad():
-            correct += int((classifier(xa).argmax(1) == yb).sum())
-    return correct / max(len(x), 1)

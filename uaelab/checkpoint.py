@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from . import __version__
+from .models import build_model
 from .utils import atomic_write_bytes, fingerprint
 
 FORMAT = "uaelab-checkpoint"
@@ -95,8 +96,6 @@ def load(path: str | Path, *, expected_kind: str | None = None, expected_in_shap
     Raises ``ValueError`` if the file is missing, corrupt, fails its hash, or its kind, input
     shape, data fingerprint or settings differ from the expected ones given.
     """
-    from .models import build_model
-
     meta = read_meta(path)
     checks = [("kind", expected_kind, meta["kind"]),
               ("input shape", None if expected_in_shape is None else [int(s) for s in expected_in_shape],

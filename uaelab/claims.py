@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
-from scipy import stats
 
+from .experiments.minmax_vs_penalty import PAPER_TABLE3
+from .experiments.table4_reconstruction import PAPER_MNIST
 from .utils import repo_root
-from .verdicts import ALPHA, VERDICTS, verdict
+from .verdicts import ALPHA, VERDICTS, verdict, welch
 
 REAL = Path("results") / "real"
 COLUMNS = ["id", "claim", "source", "paper", "measured", "test", "verdict", "budget", "evidence"]
@@ -66,8 +67,6 @@ def _t4(kind: str, other: str) -> Callable[[Path], dict]:
 
 
 def _t4_claims(kind: str) -> list[Claim]:
-    from .experiments.table4_reconstruction import PAPER_MNIST
-
     paper = PAPER_MNIST[kind]
     ev = str(T4_FULL).format(kind=kind)
 
@@ -90,6 +89,8 @@ def _released_asr(path: Path) -> dict:
     r = json.loads(path.read_text())
     m = r["methods"]["mine-uae"]
     n, k, p0 = r["n"], round(m["asr"] * r["n"]), 0.9299
+    from scipy import stats  # slow to import: only where a binomial test is made
+
     test = stats.binomtest(k, n, p0)
     lower = k / n < p0 and test.pvalue < ALPHA
     return {"measured": f"ASR {m['asr']:.3f} on {n} test images (mean L∞ {m['linf_mean']:.3f})",
@@ -105,6 +106,8 @@ def _mi_term(path: Path) -> dict:
     a, b, n = m["mine-uae"]["asr"], m["no-mi"]["asr"], r["n"]
     # two proportions on the same images: the exact MI-free difference is what is asked
     table = [[round(a * n), n - round(a * n)], [round(b * n), n - round(b * n)]]
+    from scipy import stats
+
     p = stats.fisher_exact(table).pvalue
     return {"measured": f"max per-pixel difference MINE-UAE vs no-MI {d:.4f} (below 2/255 = {2 / 255:.4f}); "
                         f"ASR {a:.3f} vs {b:.3f}",
@@ -117,8 +120,6 @@ def _budget(path: Path) -> dict:
     r = json.loads(path.read_text())
     rt, m = r["retrain"], r["methods"]
     red, rel = rt["errors"]["mine-uae-reduced"], rt["errors"]["mine-uae"]
-    from .verdicts import welch
-
     _, p = welch(red, rel)
     return {"measured": f"ASR {m['mine-uae-reduced']['asr']:.3f} vs {m['mine-uae']['asr']:.3f}, mean L∞ "
                         f"{m['mine-uae-reduced']['linf_mean']:.4f} vs {m['mine-uae']['linf_mean']:.4f}, max per-pixel "
@@ -156,8 +157,6 @@ def _table3(path: Path) -> dict:
 
 
 def _table3_paper() -> str:
-    from .experiments.minmax_vs_penalty import PAPER_TABLE3
-
     mi = PAPER_TABLE3["paper_mi"]
     return f"MinMax {mi[('mnist', 'minmax')]} vs penalty {mi[('mnist', 'penalty')]} nats"
 
@@ -189,8 +188,6 @@ def _t6_from_seeds(path: Path, dataset: str, metric: str, other: str) -> dict:
     b = runs[runs["method"] == other].sort_values("seed")[metric].to_numpy()
     if not len(b):
         raise KeyError(other)
-    from .verdicts import welch
-
     _, p = welch(a, b)
     cfg = json.loads((root / "model_seed0" / f"table6_{dataset}_config.json").read_text())["config"]["table6"]
     return {"measured": f"MINE-UAE {a.mean():.4f} ± {a.std(ddof=1):.4f} vs {other} {b.mean():.4f} ± "

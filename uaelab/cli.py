@@ -5,6 +5,8 @@ import argparse
 import sys
 
 from . import __version__
+from .experiments import load_all, run_all
+from .generate import main as _generate
 
 
 def _reproduce(argv: list[str]) -> int:
@@ -17,8 +19,6 @@ def _reproduce(argv: list[str]) -> int:
     parser.add_argument("--only", nargs="*", default=None, metavar="NAME", help="run only these experiments")
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
     args = parser.parse_args(argv)
-    from .experiments import load_all, run_all
-
     if args.list:
         for name, exp in load_all().items():
             print(f"{name:28s} {exp.title}")
@@ -32,13 +32,7 @@ def _reproduce(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"reproduce": _reproduce}
-    try:  # the generate command lives in its own module
-        from .generate import main as _generate
-
-        commands["generate"] = _generate
-    except ImportError:
-        pass
+    commands = {"reproduce": _reproduce, "generate": _generate}
     if not argv or argv[0] in ("-h", "--help"):
         print(f"uaelab {__version__}\nusage: uaelab {{{','.join(commands)}}} [options]   (add -h for help)")
         return 0 if argv else 2

@@ -12,7 +12,7 @@ and ``"min"`` when it should make x' as different as possible (unsupervised: min
 """
 from __future__ import annotations
 
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F

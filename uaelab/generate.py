@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
-from .attacks import METHODS, PRESETS
-
-SUPERVISED = {"mine-sup", "pgd", "penalty"}  # methods whose default criterion needs the labels
+from . import checkpoint, store
+from .attacks import METHODS, PRESETS, attack_config, make_attack
+from .data import CSV_OPTIONS, DATASETS, NAN_POLICIES, NON_NUMERIC, load_dataset
+from .utils import seed_everything
 
 
 def parse_indices(text: str) -> list[int]:
@@ -50,16 +52,24 @@ def parse_indices(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # built on each call from the registries, so attacks and datasets registered later show up
+    components = list(dict.fromkeys(m.component for m in METHODS.values()))
     p = argparse.ArgumentParser(
         prog="uaelab generate",
         description="Generate adversarial examples for a dataset split into resumable shards "
                     "(rerun the same command to continue; torchrun --nproc-per-node N -m uaelab generate ... "
                     "to use N processes).",
     )
-    p.add_argument("--data", required=True, help="dataset name (digits, mnist, fashion-mnist, cifar10, svhn, "
-                   "coil20, isolet) or a CSV path")
+    p.add_argument("--data", required=True, help=f"dataset name ({', '.join(DATASETS)}) or a CSV path")
     p.add_argument("--data-root", default=None, help="folder with the dataset files ($UAELAB_DATA by default)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the dataset's split/subsets (default 0)")
+    csv = p.add_argument_group("CSV data (uaelab.data.load_dataset options)")
+    csv.add_argument("--label-column", default=None, help="label column name or index (default: the last column)")
+    csv.add_argument("--drop-columns", default=None, metavar="COL[,COL...]", help="columns to leave out, e.g. IDs")
+    csv.add_argument("--non-numeric", choices=NON_NUMERIC, default="error",
+                     help="text feature columns: error (default), drop, or onehot (one 0/1 column per value)")
+    csv.add_argument("--nan-policy", choices=NAN_POLICIES, default="error",
+                     help="missing values: error (default), drop (those rows), or impute-mean")
     p.add_argument("--split", choices=("train", "test"), default="train", help="which split to attack")
     p.add_argument("--checkpoint", required=True, help="model checkpoint saved by uaelab (uaelab.checkpoint.save)")
     p.add_argument("--method", required=True, choices=list(METHODS),
@@ -71,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "redrawn per evaluation)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="COMP.FIELD=VALUE",
                    help="override one attack setting, e.g. --set minmax.T=20 or --set mine.estimator=closed-form "
-                        "(components: mine and the method's own: minmax, l2uae, gaussian, pgd, penalty; repeatable)")
+                        f"(components: mine and the method's own: {', '.join(components)}; repeatable)")
     p.add_argument("--out", required=True, help="results folder (created; rerun with the same --out to resume)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available); under torchrun "
                    "each rank uses cuda:LOCAL_RANK")
@@ -113,33 +123,23 @@ def _select(args: argparse.Namespace, n: int) -> Any:
     return None
 
 
-def _attack_settings(attack: Any, method: str) -> dict[str, Any]:
-    """The attack's resolved settings by component (e.g. minmax, mine), for the manifest and the
-    resume check: the profile and every --set are folded in, so equal dicts mean equal attacks."""
-    out: dict[str, Any] = {"class": type(attack).__name__}
-    settings = getattr(attack, "settings", None)
-    if hasattr(settings, "to_dict"):
-        out[METHODS[method].component] = settings.to_dict()
-    mine = getattr(attack, "mine_settings", None)
-    if hasattr(mine, "to_dict"):  # also the baselines may measure MI with it
-        out["mine"] = mine.to_dict()
-    return out
+def csv_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The CSV options of the command line as load_dataset keywords."""
+    drop = tuple(c.strip() for c in args.drop_columns.split(",") if c.strip()) if args.drop_columns else ()
+    return {"label_column": args.label_column, "drop_columns": drop, "non_numeric": args.non_numeric,
+            "nan_policy": args.nan_policy}
 
 
 def prepare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """Load data, checkpoint and attack; return the arguments of :func:`uaelab.store.generate_to_dir`."""
-    from . import checkpoint, store
-    from .attacks import make_attack
-    from .data import load_dataset
-    from .utils import seed_everything
-
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     store.check_out_dir(args.out, create=False)  # fail before the slow loading
     if not Path(args.checkpoint).is_file():
         raise ValueError(f"no checkpoint at {args.checkpoint}; train a model first (uaelab.zoo.get_model writes "
                          "one) and pass its path with --checkpoint")
-    data = load_dataset(args.data, root=args.data_root, seed=args.data_seed)
+    csv = csv_options(args)
+    data = load_dataset(args.data, root=args.data_root, seed=args.data_seed, **csv)
     x = data.x_train if args.split == "train" else data.x_test
     y = data.y_train if args.split == "train" else data.y_test
     model, meta = checkpoint.load(args.checkpoint, expected_in_shape=data.sample_shape, map_location=device)
@@ -149,28 +149,25 @@ def prepare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     config = {
         "method": args.method,
         "preset": args.preset,
-        "attack": _attack_settings(attack, args.method),
+        "attack": attack_config(attack),
         "seed": args.seed,
-        "data": {"name": data.name, "split": args.split, "seed": args.data_seed},
+        # CSV options only when set, so folders made before they existed still resume
+        "data": {"name": data.name, "split": args.split, "seed": args.data_seed,
+                 **{k: v for k, v in csv.items() if v != CSV_OPTIONS[k]}},
         "checkpoint_fingerprint": meta["state_hash"],
         "checkpoint_kind": meta["kind"],
         "device_type": device.type,  # CPU and GPU kernels round differently: do not mix them in one folder
     }
-    return dict(attack=attack, x=x, y=y if args.method in SUPERVISED else None, indices=_select(args, x.shape[0]),
+    return dict(attack=attack, x=x, y=y if METHODS[args.method].supervised else None, indices=_select(args, x.shape[0]),
                 batch_size=args.batch_size, config=config, data_fingerprint=data.fingerprint())
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``uaelab generate`` (``uaelab.cli`` prints a ValueError as one line, exit 2)."""
-    from . import store
-
     args = build_parser().parse_args(argv)
     rank, world_size, local_rank = _dist_env()
     device = _device(args.device, world_size, local_rank)
-    dist = None
-    if world_size > 1:
-        import torch.distributed as dist
-
+    if world_size > 1:  # under torchrun
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", device_id=device if
@@ -187,6 +184,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nuaelab generate: interrupted; rerun the same command to continue in {args.out}", file=sys.stderr)
         return 130
     finally:
-        if dist is not None:
+        if world_size > 1:
             dist.destroy_process_group()
     return 0

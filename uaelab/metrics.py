@@ -8,10 +8,11 @@ a per-sample sum would be ~784× larger). All accuracies are fractions in [0, 1]
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-from .utils import check_unit_interval, model_device
+from .utils import check_unit_interval, eval_mode, model_device
 
 
 def _batches(x: torch.Tensor, batch_size: int):
@@ -25,14 +26,12 @@ def _batches(x: torch.Tensor, batch_size: int):
 def per_sample_reconstruction_error(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Per-pixel MSE of each sample: x (N×C×H×W or N×d in [0, 1]) -> float tensor N (on CPU)."""
     check_unit_interval(x, "x", ndim=(2, 4))
-    was_training = model.training
-    model.eval()
     device = model_device(model)
     out = []
-    for xb in _batches(x, batch_size):
-        xb = xb.to(device)
-        out.append((model(xb) - xb).pow(2).flatten(1).mean(1).cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for xb in _batches(x, batch_size):
+            xb = xb.to(device)
+            out.append((model(xb) - xb).pow(2).flatten(1).mean(1).cpu())
     return torch.cat(out) if out else torch.zeros(0)
 
 
@@ -44,11 +43,9 @@ def reconstruction_error(model: nn.Module, x: torch.Tensor, batch_size: int = 51
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Predicted class (argmax of the logits) for each sample, int64 N on CPU."""
-    was_training = model.training
-    model.eval()
     device = model_device(model)
-    out = [model(xb.to(device)).argmax(1).cpu() for xb in _batches(x, batch_size)]
-    model.train(was_training)
+    with eval_mode(model):
+        out = [model(xb.to(device)).argmax(1).cpu() for xb in _batches(x, batch_size)]
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
@@ -66,13 +63,9 @@ def features(encoder: nn.Module | callable, x: torch.Tensor, batch_size: int = 5
     """Frozen features: ``encoder.encode`` if it has one, else ``encoder(x)``, flattened, on CPU."""
     fn = encoder.encode if hasattr(encoder, "encode") else encoder
     module = encoder if isinstance(encoder, nn.Module) else None
-    was_training = module.training if module is not None else False
-    if module is not None:
-        module.eval()
     device = model_device(module) if module is not None else torch.device("cpu")
-    out = [fn(xb.to(device)).flatten(1).cpu() for xb in _batches(x, batch_size)]
-    if module is not None:
-        module.train(was_training)
+    with eval_mode(module):
+        out = [fn(xb.to(device)).flatten(1).cpu() for xb in _batches(x, batch_size)]
     return torch.cat(out)
 
 
@@ -117,8 +110,6 @@ def perturbation_sizes(x: torch.Tensor, results: dict) -> "pd.DataFrame":
     ``max_linf`` and ``mean_l2`` of δ = x_adv - x (pixel units of [0, 1]) and ``mean_cos``, the
     cosine similarity of x and x_adv (what random-sampling MI measures). NaN where none succeeded.
     """
-    import pandas as pd
-
     rows = {}
     for name, (x_adv, success) in results.items():
         if x_adv.shape != x.shape or success.shape != (x.shape[0],):

@@ -14,6 +14,7 @@ from typing import Literal, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from .utils import derive_seed
 
@@ -151,7 +152,6 @@ def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 6000, lr: float = 1e-3,
     best, best_state, stale = 0.0, None, 0
     it = range(1, steps + 1)
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(it, desc="MI estimate")
     for step in it:
         idx = torch.randperm(n - n_eval, generator=g)[:bs].to(a.device)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .data import load_dataset
+from .mine import closed_form_mi
 from .utils import generator
 
 
@@ -73,8 +75,6 @@ class Task:
     def truth(self) -> float:
         """I(a; b) in nats, from the closed form."""
         if self.family == "projection":
-            from .mine import closed_form_mi
-
             x, xn = _digit_pair(self.noise)
             return float(closed_form_mi(x, xn, self.m))
         if self.family == "independent":
@@ -167,8 +167,6 @@ def _spiral(v: torch.Tensor, speed: float = 0.5) -> torch.Tensor:
 
 
 def _digit_pair(noise: float) -> tuple[torch.Tensor, torch.Tensor]:
-    from .data import load_dataset
-
     x = load_dataset("digits").x_test[:1].reshape(1, -1).double()
     g = generator(0, "mi_task_digit", noise)
     return x.float(), (x + noise * torch.randn(x.shape, generator=g, dtype=torch.float64)).float()

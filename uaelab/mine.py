@@ -416,7 +416,7 @@ class StatNets:
         shuffled pre-activations zj, zm [B, H, K], their ReLUs and the scores joint, marg [B, K].
         All but the scores live in buffers (:meth:`_buf`)."""
         W1, b1, W2T, b2, w = params
-        B, (B2, H, N1), K, n = self.B, W2T.shape, ab.shape[1], ab.shape[2]
+        B, (B2, H, _), K, n = self.B, W2T.shape, ab.shape[1], ab.shape[2]
         MT = torch.bmm(W2T, W1.transpose(1, 2), out=self._buf("MT", (B2, H, n), W1))  # folded
         cT = torch.baddbmm(b2.unsqueeze(-1), W2T, b1.unsqueeze(-1))  # [2B, H, 1]
         # abT (the pairs with K last, [2B, n, K]) is the fastest right operand; a transposed

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import matplotlib.figure
 import numpy as np
 import torch
+from IPython.display import Image, display
 
 CROSS_GID = "uaelab-cross"  # gid of the two red lines drawn over a crossed-out cell
 
@@ -345,6 +346,4 @@ def perturbation_grid(
 
 def show(fig: matplotlib.figure.Figure) -> None:
     """Display any matplotlib figure in a notebook as a PNG (no pyplot backend needed)."""
-    from IPython.display import Image, display
-
     display(Image(data=figure_png(fig), format="png"))

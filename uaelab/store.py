@@ -30,6 +30,8 @@ from typing import Any
 
 import pandas as pd
 import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
 
 from . import __version__
 from .utils import atomic_write_bytes, fingerprint, model_device, writable
@@ -93,6 +95,10 @@ def normalize_indices(indices: Any, n: int) -> torch.Tensor:
 
 
 # -- the output directory -------------------------------------------------------------------
+# store is called from Python (out_dir=...) and by `uaelab generate` (--out): errors name both
+ANOTHER_OUT = "choose another out_dir (uaelab generate: --out)"
+
+
 def check_out_dir(out_dir: Path | str, create: bool = True) -> Path:
     """Create ``out_dir`` if needed; ValueError if it is a file, not writable, or a foreign folder.
 
@@ -100,24 +106,24 @@ def check_out_dir(out_dir: Path | str, create: bool = True) -> Path:
     """
     path = Path(out_dir)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"output directory {str(path)!r} exists and is a file; choose another --out")
+        raise ValueError(f"output directory {str(path)!r} exists and is a file; {ANOTHER_OUT}")
     if not create:
         probe = next((p for p in [path, *path.parents] if p.exists()), None)
         if probe is not None and not writable(probe):
             raise ValueError(f"output directory {str(path)!r} is not writable ({str(probe)!r} is not); fix its "
-                             "permissions or choose another --out")
+                             f"permissions or {ANOTHER_OUT}")
         return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"cannot create output directory {str(path)!r} ({exc.strerror}); choose another --out") from None
+        raise ValueError(f"cannot create output directory {str(path)!r} ({exc.strerror}); {ANOTHER_OUT}") from None
     if not writable(path):  # honours the permission bits even for root
-        raise ValueError(f"output directory {str(path)!r} is not writable; fix its permissions or choose another --out")
+        raise ValueError(f"output directory {str(path)!r} is not writable; fix its permissions or {ANOTHER_OUT}")
     visible = [p.name for p in path.iterdir() if not p.name.startswith(".")]
     if visible and MANIFEST not in visible:
         raise ValueError(
             f"output directory {str(path)!r} is not empty and holds no {MANIFEST} (so it was not made by "
-            f"uaelab generate); choose an empty or new --out"
+            f"uaelab generate); choose an empty or new out_dir (uaelab generate: --out)"
         )
     return path
 
@@ -167,13 +173,13 @@ def _check_resume(out_dir: Path, identity: dict[str, Any]) -> dict[str, Any] | N
     old = {k: manifest.get(k) for k in identity}
     diffs = _differences(old, identity)
     if diffs:
-        hint = {"indices_fingerprint": " (a different --limit/--indices)",
-                "shard_size": " (a different --batch-size/shard size)"}
+        hint = {"indices_fingerprint": " (other samples: indices=, or --limit/--indices)",
+                "shard_size": " (another shard size: shard_size= or batch_size=, or --batch-size)"}
         shown = "; ".join(d + next((h for k, h in hint.items() if d.startswith(k)), "") for d in diffs[:8])
         more = f" and {len(diffs) - 8} more" if len(diffs) > 8 else ""
         raise ValueError(
             f"{str(out_dir)!r} was made with different settings or data: {shown}{more}. "
-            f"Use another --out, or delete that directory to start over."
+            f"Use another out_dir (uaelab generate: --out), or delete that directory to start over."
         )
     return manifest
 
@@ -262,13 +268,12 @@ def generate_to_dir(
 
     Returns the output folder. Raises ValueError for bad input, a foreign or mismatched folder.
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2:
         raise ValueError(f"x must be a float tensor N×... in [0, 1], got {type(x).__name__} "
                          f"{getattr(x, 'shape', '')}")
     if y is not None and (not isinstance(y, torch.Tensor) or y.shape[:1] != x.shape[:1]):
-        raise ValueError(f"y must be a tensor with one label per sample of x ({x.shape[0]}), got {getattr(y, 'shape', y)}")
+        raise ValueError(f"y must be a tensor with one label per sample of x ({x.shape[0]}), "
+                         f"got {getattr(y, 'shape', y)}")
     if batch_size < 1 or (shard_size is not None and shard_size < 1):
         raise ValueError(f"batch_size and shard_size must be positive, got {batch_size}, {shard_size}")
     if not (0 <= rank < world_size):
@@ -327,8 +332,6 @@ def generate_to_dir(
 
 def _dist():
     """``torch.distributed`` if a process group is initialised, else None."""
-    import torch.distributed as dist
-
     return dist if dist.is_available() and dist.is_initialized() else None
 
 
@@ -402,7 +405,8 @@ def read_results(out_dir: Path | str, *, allow_partial: bool = False) -> pd.Data
     return pd.DataFrame(data)
 
 
-def load_adversarial(out_dir: Path | str, *, allow_partial: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def load_adversarial(out_dir: Path | str, *,
+                     allow_partial: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(indices int64 [n], x_adv float32 [n, ...], success bool [n])`` sorted by dataset index."""
     _, rows = _load_all(out_dir, allow_partial)
     return rows["indices"], rows["x_adv"], rows["success"]

@@ -31,6 +31,10 @@ from torch import nn
 from tqdm.auto import trange
 
 from .config import Settings, active_profile, register
+from .models.autoencoders import make_autoencoder
+from .models.classifiers import make_classifier
+from .models.concrete import ConcreteAutoencoder
+from .models.simclr import SimCLR, make_encoder, simclr_step
 from .utils import atomic_write_bytes, derive_seed, fingerprint, generator, model_device, seed_everything
 
 OptimizerName = Literal["adam", "rmsprop", "adadelta", "sgd"]
@@ -176,7 +180,27 @@ class TrainStateError(ValueError):
     """A ``state_path`` file that cannot be resumed from (corrupt, or from another run)."""
 
 
-_STATE_FORMAT = 1
+_STATE_FORMAT = 2  # 2: RNG states as tensors and lists, so the file loads with weights_only=True
+
+
+def _rng_states() -> dict[str, Any]:
+    """The global RNG states in types ``torch.load(weights_only=True)`` accepts."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "numpy_rng": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+            "python_rng": [version, list(internal), gauss_next]}
+
+
+def _set_rng_states(saved: dict[str, Any]) -> None:
+    torch.set_rng_state(saved["torch_rng"])
+    if saved["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(saved["cuda_rng"])
+    name, keys, pos, has_gauss, gauss = saved["numpy_rng"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = saved["python_rng"]
+    random.setstate((version, tuple(internal), gauss_next))
 
 
 def _state_key(model: nn.Module, x: torch.Tensor, y, settings: TrainSettings) -> str:
@@ -190,9 +214,7 @@ def _save_state(path, key, model, opt, step_fn, shuffle_g, rows, step, best, bes
         "step_fn": step_fn.state_dict() if hasattr(step_fn, "state_dict") else None,
         # RNG states, so shuffling, dropout, Gumbel noise, prior samples and augmentations after
         # the resume are the ones the uninterrupted run would have drawn.
-        "shuffle_rng": shuffle_g.get_state(), "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
+        "shuffle_rng": shuffle_g.get_state(), **_rng_states(),
         "rows": rows, "step": step, "best": best, "best_state": best_state, "waited": waited, "done": done,
     }
     buf = io.BytesIO()
@@ -202,9 +224,10 @@ def _save_state(path, key, model, opt, step_fn, shuffle_g, rows, step, best, bes
 
 def _load_state(path, key) -> dict:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)  # a state file cannot run code
     except Exception as exc:  # any unpickling failure means the file is unusable
-        raise TrainStateError(f"cannot read the training state {path} ({type(exc).__name__}: {exc}); "
+        first = (str(exc).splitlines() or [""])[0]  # torch's weights_only advice would mislead here
+        raise TrainStateError(f"cannot read the training state {path} ({type(exc).__name__}: {first}); "
                               "delete it to start training from scratch") from None
     if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT or state.get("key") != key:
         raise TrainStateError(f"the training state {path} belongs to another run (other settings, model or "
@@ -299,11 +322,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *, set
             raise TrainStateError(f"the training state {state_path} does not fit this model ({exc}); "
                                   "delete it to start from scratch") from None
         g.set_state(saved["shuffle_rng"])
-        torch.set_rng_state(saved["torch_rng"])
-        if saved["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(saved["cuda_rng"])
-        np.random.set_state(saved["numpy_rng"])
-        random.setstate(saved["python_rng"])
+        _set_rng_states(saved)
         rows, step, best, best_state = saved["rows"], saved["step"], saved["best"], saved["best_state"]
         waited, done = saved["waited"], saved["done"]
     start = settings.epochs if done else len(rows)
@@ -388,8 +407,6 @@ def train_autoencoder(kind: str, data, settings: TrainSettings | None = None, *,
     ``data``: DataSplits (uses x_train) or an image tensor N×C×H×W in [0, 1]. ``state_path``:
     resume file, see :func:`fit`. Returns (model in eval mode, history).
     """
-    from .models.autoencoders import make_autoencoder
-
     x, _ = _train_inputs(data)
     s = _settings(kind, settings, profile, seed)
     seed_everything(derive_seed(seed, "init", kind))
@@ -403,8 +420,6 @@ def train_classifier(data, settings: TrainSettings | None = None, *, profile: st
                      arch: str | None = None, progress: bool = True,
                      state_path: str | Path | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train a classifier (architecture picked by image size unless ``arch``) on x_train, y_train."""
-    from .models.classifiers import make_classifier
-
     x, y = _train_inputs(data)
     if y is None:
         raise ValueError("train_classifier needs labels: pass a DataSplits with y_train")
@@ -419,8 +434,6 @@ def train_concrete(data, M: int = 50, settings: TrainSettings | None = None, *, 
                    seed: int = 0, progress: bool = True, state_path: str | Path | None = None,
                    **model_kwargs) -> tuple[nn.Module, pd.DataFrame]:
     """Train a concrete autoencoder selecting ``M`` of the d input features (images are flattened)."""
-    from .models.concrete import ConcreteAutoencoder
-
     x, _ = _train_inputs(data)
     x = x.reshape(len(x), -1)
     s = _settings("concrete", settings, profile, seed)
@@ -433,8 +446,6 @@ def train_simclr(data, settings: TrainSettings | None = None, *, profile: str | 
                  encoder: str | None = None, proj_dim: int = 64, temperature: float = 0.5, strength: float = 0.5,
                  progress: bool = True, state_path: str | Path | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Pretrain SimCLR on the training images; ``encoder`` small (quick default) or resnet18 (paper)."""
-    from .models.simclr import SimCLR, make_encoder, simclr_step
-
     x, _ = _train_inputs(data)
     shape = _image_shape(x)
     s = _settings("simclr", settings, profile, seed)

@@ -4,6 +4,7 @@ Nothing here has side effects at import time.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -140,3 +141,17 @@ def model_device(model: torch.nn.Module) -> torch.device:
     for t in list(model.parameters()) + list(model.buffers()):
         return t.device
     return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module | None):
+    """``model.eval()`` inside the block; afterwards the model's previous train/eval mode is
+    back, so an evaluation never changes a model the caller goes on training. None: no-op."""
+    was_training = model.training if model is not None else False
+    if model is not None:
+        model.eval()
+    try:
+        yield model
+    finally:
+        if model is not None:
+            model.train(was_training)

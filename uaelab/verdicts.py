@@ -17,7 +17,6 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 VERDICTS = ("holds", "does not hold", "within noise", "not tested")
 ALPHA = 0.05  # the level every verdict in results/ uses
@@ -32,6 +31,8 @@ def welch(a: Iterable[float], b: Iterable[float]) -> tuple[float, float]:
     if a.var(ddof=1) == 0 and b.var(ddof=1) == 0:
         diff = a.mean() - b.mean()
         return (math.copysign(math.inf, diff), 0.0) if diff != 0 else (0.0, 1.0)
+    from scipy import stats  # slow to import: only when a test is made
+
     with warnings.catch_warnings():  # near-equal rows: scipy warns about precision; the p is still right
         warnings.simplefilter("ignore", RuntimeWarning)
         t, p = stats.ttest_ind(a, b, equal_var=False)
@@ -45,6 +46,8 @@ def paired(a: Iterable[float], b: Iterable[float]) -> tuple[float, float]:
         return float("nan"), float("nan")
     if d.std(ddof=1) == 0:
         return (math.copysign(math.inf, d.mean()), 0.0) if d.mean() != 0 else (0.0, 1.0)
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         t, p = stats.ttest_1samp(d, 0.0)

@@ -16,6 +16,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import ipywidgets as w
+from IPython import get_ipython
+from IPython.display import display
+
 ENV_HEADLESS = "UAELAB_HEADLESS"
 
 
@@ -30,8 +34,6 @@ class Slider:
     description: str | None = None
 
     def widget(self, name: str):
-        import ipywidgets as w
-
         is_int = all(isinstance(v, int) for v in (self.min, self.max, self.step, self.value))
         cls = w.IntSlider if is_int else w.FloatSlider
         kw = {} if is_int else {"readout_format": ".3g"}
@@ -58,8 +60,6 @@ def _default(spec: Any) -> Any:
 
 
 def _widget(name: str, spec: Any):
-    import ipywidgets as w
-
     if isinstance(spec, Slider):
         return spec.widget(name)
     if isinstance(spec, (list, tuple)):
@@ -68,13 +68,8 @@ def _widget(name: str, spec: Any):
 
 
 def widgets_available() -> bool:
-    """True inside an IPython kernel with ipywidgets installed and ``UAELAB_HEADLESS`` unset."""
+    """True inside an IPython kernel with ``UAELAB_HEADLESS`` unset."""
     if os.environ.get(ENV_HEADLESS):
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
         return False
     ip = get_ipython()
     return ip is not None and getattr(ip, "kernel", None) is not None
@@ -91,9 +86,6 @@ def explore(fn: Callable[..., Any], **controls: Any) -> None:
     if not widgets_available():
         fn(**defaults)
         return None
-    import ipywidgets as w
-    from IPython.display import display
-
     ctrls = {k: _widget(k, v) for k, v in controls.items()}
     out = w.interactive_output(fn, ctrls)  # runs fn once with the defaults into `out`
     shown = [c for c in ctrls.values() if isinstance(c, w.DOMWidget)]

@@ -23,8 +23,17 @@ from torch import nn
 
 from . import __version__, checkpoint
 from .config import active_profile
-from .train import (TrainSettings, model_defaults, recipe_settings, train_autoencoder, train_classifier,
-                    train_concrete, train_resuming, train_simclr)
+from .models import MODEL_KINDS, SimCLR
+from .train import (
+    TrainSettings,
+    model_defaults,
+    recipe_settings,
+    train_autoencoder,
+    train_classifier,
+    train_concrete,
+    train_resuming,
+    train_simclr,
+)
 from .utils import cache_dir, fingerprint
 
 ZOO_VERSION = 1  # bump when a recipe changes meaning, to retrain every cached model
@@ -77,8 +86,6 @@ def partial_path(path: Path) -> Path:
 
 
 def _build_kind(model: nn.Module) -> str:
-    from .models import MODEL_KINDS, SimCLR
-
     if isinstance(model, SimCLR):
         return "simclr"
     for name, cls in MODEL_KINDS.items():

@@ -35,7 +35,8 @@ from torch import nn
 from .. import criteria as C
 from ..config import active_profile, apply_overrides
 from ..mine import MineSettings
-from .base import Attack, AttackResult, project
+from ..models.simclr import simclr_augment
+from .base import Attack, AttackResult, attack_config, project
 from .gaussian import Gaussian, GaussianSettings
 from .l2uae import L2UAE, L2UAESettings
 from .minmax import REFERENCE_CODE, MinMax, MinMaxSettings, glorot_limit
@@ -44,12 +45,14 @@ from .penalty import Penalty, PenaltySettings, bracket_update
 from .pgd import PGD, PGDSettings
 
 __all__ = [
+    "attack_config",
     "Attack", "AttackResult", "project", "MinMax", "MinMaxSettings", "Penalty", "PenaltySettings",
     "bracket_update", "PGD", "PGDSettings", "L2UAE", "L2UAESettings", "Gaussian", "GaussianSettings",
-    "NoMI", "make_attack", "METHODS", "MethodSpec", "PRESETS", "REFERENCE_CODE", "glorot_limit",
+    "NoMI", "make_attack", "register_attack", "METHODS", "MethodSpec", "PRESETS", "REFERENCE_CODE", "glorot_limit",
 ]
 
-Method = Literal["mine-uae", "l2-uae", "gaussian", "mine-sup", "pgd", "penalty", "no-mi"]
+Method = str  # a name in METHODS: mine-uae, l2-uae, gaussian, mine-sup, pgd, penalty, no-mi, or registered
+KINDS = ("autoencoder", "classifier", "simclr")  # model kinds with a default criterion
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,13 @@ class MethodSpec:
     kind: str  # default model kind: autoencoder (reconstruction), classifier (C&W) or simclr
     mine: dict[str, Any] = field(default_factory=dict)  # MINE settings this method changes
     help: str = ""  # one line for the CLI
+    label: str = ""  # its column name in the augmentation tables (default: the name)
+    keep: tuple[str, ...] = ()  # settings a preset leaves at this method's own value
+
+    @property
+    def supervised(self) -> bool:
+        """Whether its default criterion (C&W on a classifier) needs the labels."""
+        return self.kind == "classifier"
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -74,8 +84,30 @@ METHODS: dict[str, MethodSpec] = {
     "gaussian": MethodSpec(Gaussian, "gaussian", "autoencoder", help="Gaussian noise baseline"),
     "pgd": MethodSpec(PGD, "pgd", "classifier", help="projected gradient descent on the criterion"),
     "penalty": MethodSpec(Penalty, "penalty", "classifier", {"lr": 2e-5},  # released binary search
-                          help="penalty method with binary search over c"),
+                          help="penalty method with binary search over c", keep=("c0",)),
 }
+
+
+
+def register_attack(name: str, cls: type[Attack], *, component: str, kind: str = "autoencoder",
+                    mine: dict[str, Any] | None = None, help: str = "", label: str = "") -> MethodSpec:
+    """Make ``make_attack(name, ...)``, ``uaelab generate --method name`` and the augmentation
+    method ``name`` (:mod:`uaelab.augment`) build ``cls``.
+
+    ``cls`` subclasses :class:`Attack` with a ``settings_cls`` registered as ``component``
+    (:func:`uaelab.config.register`), so ``"component.field=value"`` overrides reach it;
+    ``kind`` picks the default criterion (autoencoder, classifier or simclr); ``mine``: MINE
+    settings this method changes. Re-registering a name raises.
+    """
+    if name in METHODS:
+        raise ValueError(f"attack method {name!r} is registered already; pick another name")
+    if not (isinstance(cls, type) and issubclass(cls, Attack)):
+        raise ValueError(f"cls must be a subclass of uaelab.attacks.Attack, got {cls!r}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
+    METHODS[name] = spec = MethodSpec(cls, component, kind, dict(mine or {}), help, label)
+    return spec
+
 
 # Named configurations. "paper": the paper's text (c0 = 0, L2 norms, δ0 = 0, the original
 # returned when nothing succeeds). "reference_code": the authors' released code, which produced
@@ -123,8 +155,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     spec = METHODS[method]
     cls, comp = spec.cls, spec.component
     kind = kind or spec.kind
-    if kind not in ("autoencoder", "classifier", "simclr"):
-        raise ValueError(f"unknown model kind {kind!r}; choose autoencoder, classifier or simclr")
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
     prof = active_profile(profile)
     mine = MineSettings.from_profile(prof)
     settings = cls.settings_cls.from_profile(prof)
@@ -134,8 +166,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     if ref:
         mine = mine.replace(**ref.get("mine", {}))
         names = settings.field_names()
-        settings = settings.replace(**{k: v for k, v in ref.get("attack", {}).items() if k in names and
-                                       not (k == "c0" and method == "penalty")})
+        settings = settings.replace(**{k: v for k, v in ref.get("attack", {}).items()
+                                       if k in names and k not in spec.keep})
     comps = apply_overrides({"mine": mine, comp: settings}, overrides)
     mine, settings = comps["mine"], comps[comp]
     if criterion is None:
@@ -148,7 +180,6 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
         else:
             def criterion(x, y=None, _aug=augment):
                 if _aug is None:
-                    from ..models.simclr import simclr_augment
                     _aug = simclr_augment(tuple(x.shape[1:]))
                 return C.Contrastive(model, x, augment=_aug, kappa=kappa, seed=seed)
     return cls(model, criterion, settings, mine=mine, seed=seed, feature=feature,

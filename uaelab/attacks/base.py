@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
 from .. import criteria as C
 from ..mine import MineSettings, PerSampleMINE, closed_form_mi
-from ..utils import check_epsilon, check_unit_interval, model_device
+from ..utils import check_epsilon, check_unit_interval, fingerprint, model_device
 
 HISTORY_KEYS = ("mi", "f", "c", "success")
 
@@ -44,8 +45,6 @@ class AttackResult:
 
     def to_frame(self, indices: Tensor | None = None):
         """Long pandas DataFrame: one row per (iteration, sample) with mi, f, c, success."""
-        import pandas as pd
-
         if not self.history:
             return pd.DataFrame(columns=["iteration", "sample", "mi", "f", "c", "success"])
         T, B = self.history["mi"].shape
@@ -68,6 +67,29 @@ class AttackResult:
               ("x_adv", "success", "mi_final", "mi_best", "c", "f")),
             history={k: torch.cat([p.history[k] for p in parts], dim=1) for k in keys},
         )
+
+
+def attack_config(attack: Any, *, weights: bool = False) -> dict[str, Any]:
+    """Everything an attack's output depends on besides its input: the one cache key and manifest
+    entry for attacks (the augmentation's UAE folders, the experiments' caches and ``uaelab
+    generate``'s resume check all use it, so a new attack needs nothing here).
+
+    ``weights=True`` adds a fingerprint of the attacked model's weights, for caches that outlive
+    one model (a retrained model must never reuse stale examples); an object that is not an
+    :class:`Attack` (e.g. a user's noise function) contributes its ``settings``/``config``
+    attributes where it has them.
+    """
+    out: dict[str, Any] = {"class": type(attack).__name__, "seed": getattr(attack, "seed", None)}
+    for name, key in (("settings", "settings"), ("mine_settings", "mine")):
+        value = getattr(attack, name, None)
+        if value is not None and hasattr(value, "to_dict"):
+            out[key] = value.to_dict()
+    if getattr(attack, "config", None) is not None:
+        out["config"] = attack.config
+    model = getattr(attack, "model", None)
+    if weights and isinstance(model, nn.Module):
+        out["model"] = fingerprint(*model.state_dict().values())
+    return out
 
 
 def project(x_adv: Tensor, x: Tensor, eps: float) -> Tensor:
@@ -232,7 +254,3 @@ class Attack:
             setattr(res, name, getattr(res, name).detach().to(in_device))
         res.history = {k: v.detach().to(in_device) for k, v in res.history.items()}
         return res
-
-
-SettingsT = Any
-CriterionFactory = Callable[[Tensor, Tensor | None], C.Criterion]

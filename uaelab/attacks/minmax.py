@@ -23,6 +23,7 @@ from typing import Literal
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from ..config import Settings, register
 from ..mine import closed_form_mi
@@ -145,7 +146,7 @@ class MinMax(Attack):
     # -- the loop ----------------------------------------------------------------------------
     def _loop(self, x: Tensor, idx: Tensor, crit, direction: str, c: Tensor, *, fixed_c: bool) -> dict:
         s = self.settings
-        eps, alpha, beta = s.epsilon, s.alpha, s.beta
+        eps, alpha = s.epsilon, s.alpha
         check_epsilon(eps)
         sign = -1.0 if direction == "max" else 1.0  # loss = c·f⁺ + sign·I
         B = x.shape[0]
@@ -162,7 +163,6 @@ class MinMax(Attack):
         hist = {k: [] for k in ("mi", "f", "c", "success")}
         its = range(1, s.T + 1)
         if self.progress:
-            from tqdm.auto import tqdm
             its = tqdm(its, desc=type(self).__name__, leave=False)
         view = (-1,) + (1,) * (x.dim() - 1)
 
@@ -207,15 +207,16 @@ class MinMax(Attack):
             if not before:
                 judged = (xa.detach(), f.detach(), sim)
             # 4: ascent on c, with f of the judged iterate
-            if not fixed_c:
-                c = ((1 - beta / t ** 0.25) * c + beta * judged[1].clamp(min=0)).clamp(min=0)
+            if not fixed_c:  # (the Penalty baseline keeps c fixed and has no beta)
+                c = ((1 - s.beta / t ** 0.25) * c + s.beta * judged[1].clamp(min=0)).clamp(min=0)
             # 5: best successful iterate
             succ = judge(*judged)
             for k, v in (("mi", judged[2]), ("f", judged[1]), ("c", c), ("success", succ)):
                 hist[k].append(v.detach().clone())
             self.notify(t, x, xa, c)
         return dict(best_x=best_x, best_sim=best_sim, best_f=best_f, found=tier < 2, c=c,
-                    last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim, history={k: torch.stack(v) for k, v in hist.items()})
+                    last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim,
+                    history={k: torch.stack(v) for k, v in hist.items()})
 
     def _finish(self, x: Tensor, crit, out: dict) -> AttackResult:
         found = out["found"]

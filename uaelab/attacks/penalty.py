@@ -40,7 +40,6 @@ class PenaltySettings(Settings):
     direction: Literal["auto", "max", "min"] = "auto"  # MI direction; auto = the criterion's
     fallback: Literal["original", "lowest_f"] = "original"  # what a never-successful sample returns
     recon_norm: Literal["l2", "sq"] = "l2"  # default reconstruction criterion
-    beta: float = 0.0  # unused (c is fixed within a step); kept so the MinMax loop can run
 
     PROFILES = {"quick": {"T": 40, "binary_steps": 3}, "paper": {}}
 

@@ -1,70 +1,26 @@
-"""Pieces shared by every loader: the DataSplits container, seeded splits and subsets, scaling."""
+"""Pieces shared by every loader: seeded splits and subsets, scaling, label encoding, errors."""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-import torch
 
-from ..utils import cache_dir, derive_seed, fingerprint, writable  # noqa: F401 (writable re-exported)
+from ..utils import derive_seed
 
 ENV_DATA = "UAELAB_DATA"
+# what a loader returns: x_train, y_train, x_test, y_test, class_names
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
 
 
-@dataclass
-class DataSplits:
-    """Train/test tensors of one dataset.
+# -- errors and labels -----------------------------------------------------------------------
+def encode_labels(values) -> tuple[np.ndarray, list[str]]:
+    """Any labels (ints, strings, floats) -> int64 0..K-1 in sorted order, and the K names.
 
-    Images: ``x_*`` float32 N×C×H×W in [0, 1]. Tabular: float32 N×d in [0, 1] (min-max fit on
-    the training split; the test split is clipped to [0, 1]). Labels: int64 in 0..n_classes-1.
-    """
-
-    name: str
-    kind: Literal["image", "tabular"]
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    n_classes: int
-    class_names: list[str]
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        """Shape of one sample: (C, H, W) for images, (d,) for tabular data."""
-        return tuple(self.x_train.shape[1:])
-
-    def fingerprint(self) -> str:
-        """Short hash of the name and all four tensors (for cache keys)."""
-        return fingerprint(self.name, self.x_train, self.y_train, self.x_test, self.y_test)
-
-    def __repr__(self) -> str:
-        return (f"DataSplits({self.name!r}, {self.kind}, train={tuple(self.x_train.shape)}, "
-                f"test={tuple(self.x_test.shape)}, n_classes={self.n_classes})")
-
-    def check(self) -> "DataSplits":
-        """Assert the documented invariants (called by every loader before returning)."""
-        for x, y in ((self.x_train, self.y_train), (self.x_test, self.y_test)):
-            assert x.dtype == torch.float32 and y.dtype == torch.int64, (x.dtype, y.dtype)
-            assert x.dim() == (4 if self.kind == "image" else 2), x.shape
-            assert len(x) == len(y), (x.shape, y.shape)
-            assert x.numel() == 0 or (0 <= x.min() and x.max() <= 1), "values outside [0, 1]"
-            assert len(y) == 0 or (0 <= y.min() and y.max() < self.n_classes)
-        assert len(self.class_names) == self.n_classes
-        return self
-
-
-# -- locations ------------------------------------------------------------------------------
-def data_root(root: str | os.PathLike | None) -> Path:
-    """``root`` if given, else ``$UAELAB_DATA``, else the cache folder ``data``."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get(ENV_DATA)
-    return Path(env).expanduser() if env else cache_dir("data")
-
-
+    The names are the original values as text, so ``class_names[y]`` reads back the label."""
+    values = np.asarray(values, dtype=object)
+    classes = sorted(set(values.tolist()), key=lambda v: (str(type(v)), v))
+    index = {c: i for i, c in enumerate(classes)}
+    return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values)), [str(c) for c in classes]
 
 
 def missing_files_error(dataset: str, where: Path, expected: str, reason: str) -> ValueError:
@@ -130,38 +86,3 @@ def minmax_fit(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.
     span = np.where(span > 0, span, 1.0)
     scale = lambda x: np.clip((x - lo) / span, 0.0, 1.0).astype(np.float32)  # noqa: E731
     return scale(x_train), scale(x_test)
-
-
-def finish(
-    name: str,
-    kind: Literal["image", "tabular"],
-    x_train: np.ndarray | torch.Tensor,
-    y_train: np.ndarray | torch.Tensor,
-    x_test: np.ndarray | torch.Tensor,
-    y_test: np.ndarray | torch.Tensor,
-    class_names: list[str],
-    limit: int | None,
-    test_limit: int | None,
-    seed: int,
-) -> DataSplits:
-    """Apply the class-balanced limits, convert to tensors and check the invariants.
-
-    ``x`` arrays are float in [0, 1] already, or uint8 pixels (divided by 255 here).
-    """
-    y_train = np.asarray(y_train, dtype=np.int64)
-    y_test = np.asarray(y_test, dtype=np.int64)
-    tr = balanced_subset(y_train, limit, seed, "train")
-    te = balanced_subset(y_test, test_limit, seed, "test")
-
-    def as_x(x, idx):  # subset first, then convert: saves memory for the large image sets
-        part = np.ascontiguousarray(np.asarray(x)[idx])
-        if part.dtype == np.uint8:  # raw 8-bit pixels
-            return torch.from_numpy(part).float().div_(255.0)
-        return torch.from_numpy(part.astype(np.float32, copy=False))
-
-    return DataSplits(
-        name=name, kind=kind,
-        x_train=as_x(x_train, tr), y_train=torch.from_numpy(y_train[tr].copy()),
-        x_test=as_x(x_test, te), y_test=torch.from_numpy(y_test[te].copy()),
-        n_classes=len(class_names), class_names=list(class_names),
-    ).check()

@@ -17,10 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..utils import cache_dir
-from ._common import missing_files_error, stratified_split, writable
-
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
+from ..utils import cache_dir, writable
+from ._common import Arrays, missing_files_error, stratified_split
 
 
 def fetch_or_fail(dataset: str, where: Path, expected: str, download: bool | None, fetch: Callable[[], None]) -> None:

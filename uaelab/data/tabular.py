@@ -1,4 +1,4 @@
-"""Tabular loaders: UCI Isolet and any CSV file. Features end up N×d float32 in [0, 1],
+"""Tabular loaders: UCI Isolet, any CSV file or DataFrame. Features end up N×d float32 in [0, 1],
 min-max scaled with statistics of the training split only (test values clipped)."""
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import minmax_fit, missing_files_error, stratified_split
-
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
-NAN_POLICIES = ("drop", "impute-mean")
+from ._common import Arrays, encode_labels, minmax_fit, missing_files_error, stratified_split
 
 
 def _read_csv(path: Path, dataset: str, **kw) -> pd.DataFrame:
     try:
         return pd.read_csv(path, **kw)  # .gz is decompressed by pandas
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{dataset}: cannot read {path} ({type(exc).__name__}: {exc}); is it a corrupt archive?") from exc
+        raise ValueError(f"{dataset}: cannot read {path} ({type(exc).__name__}: {exc}); "
+                         "is it a corrupt archive?") from exc
     except pd.errors.EmptyDataError as exc:
         raise ValueError(f"{dataset}: {path} is empty") from exc
 
@@ -53,7 +51,8 @@ def load_isolet(root: Path, test_fraction: float, seed: int) -> Arrays:
     Uses the official split when both ``isolet1+2+3+4.data`` and ``isolet5.data`` (or ``.gz``)
     exist; with only one of them, splits it by seed (stratified, ``test_fraction`` to test).
     """
-    folder = next((f for f in (root / "ISOLET", root) if _isolet_file(f, ISOLET_TEST) or _isolet_file(f, ISOLET_TRAIN)), None)
+    folder = next((f for f in (root / "ISOLET", root)
+                   if _isolet_file(f, ISOLET_TEST) or _isolet_file(f, ISOLET_TRAIN)), None)
     if folder is None:
         raise missing_files_error(
             "isolet", root, f"ISOLET/ with {ISOLET_TEST}[.gz] and/or {ISOLET_TRAIN}[.gz]",
@@ -70,8 +69,13 @@ def load_isolet(root: Path, test_fraction: float, seed: int) -> Arrays:
     return x_tr, y_tr, x_te, y_te, [chr(ord("a") + c) for c in range(26)]
 
 
-# -- any CSV --------------------------------------------------------------------------------
-def _label_column(df: pd.DataFrame, label_column: str | int | None, path: Path) -> str:
+# -- any table (a CSV file or a pandas DataFrame) ---------------------------------------------
+# The options, with the value that raises first: a table needs an explicit choice to lose data.
+NAN_POLICIES = ("error", "drop", "impute-mean")  # missing values: raise / drop those rows / column means
+NON_NUMERIC = ("error", "drop", "onehot")  # text columns: raise / leave out / one 0-1 column per value
+
+
+def _label_column(df: pd.DataFrame, label_column: str | int | None, source: str) -> str:
     cols = list(df.columns)
     if label_column is None:
         return cols[-1]
@@ -81,46 +85,74 @@ def _label_column(df: pd.DataFrame, label_column: str | int | None, path: Path) 
     if text.lstrip("-").isdigit() and -len(cols) <= int(text) < len(cols):
         return cols[int(text)]
     raise ValueError(
-        f"CSV {path}: no label column {label_column!r}; set label_column to one of the columns "
+        f"{source}: no label column {label_column!r}; set label_column to one of the columns "
         f"{cols} or to an index 0..{len(cols) - 1}"
     )
 
 
-def load_csv(
-    path: Path, label_column: str | int | None, nan_policy: str | None, test_fraction: float, seed: int
-) -> Arrays:
-    """A CSV with a header row: numeric feature columns and one label column (default: the last).
+def check_table_options(nan_policy: str, non_numeric: str) -> None:
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {', '.join(map(repr, NAN_POLICIES))}, got {nan_policy!r}")
+    if non_numeric not in NON_NUMERIC:
+        raise ValueError(f"non_numeric must be one of {', '.join(map(repr, NON_NUMERIC))}, got {non_numeric!r}")
 
-    Labels may be any values; they become 0..K-1 in sorted order (``class_names`` keeps them).
-    Missing values raise unless ``nan_policy`` is ``"drop"`` (drop those rows) or
-    ``"impute-mean"`` (fill features with the training split's column means; rows without a
-    label are dropped).
+
+def _features(feats: pd.DataFrame, non_numeric: str, source: str) -> pd.DataFrame:
+    """Numeric features; text columns dropped or one-hot encoded (a missing text value stays
+    missing in all its 0-1 columns, so ``nan_policy`` decides about it like about any NaN)."""
+    text = [c for c in feats.columns if not pd.api.types.is_numeric_dtype(feats[c])]
+    if not text or non_numeric == "drop":
+        return feats.drop(columns=text)
+    if non_numeric == "error":
+        examples = {str(c): feats[c].dropna().iloc[0] if feats[c].notna().any() else None for c in text[:3]}
+        raise ValueError(
+            f"{source}: columns {[str(c) for c in text]} are not numeric (e.g. {examples}); set "
+            "non_numeric='onehot' to encode them, non_numeric='drop' to leave them out, or list ID "
+            "columns in drop_columns"
+        )
+    parts = [feats.drop(columns=text)]
+    for c in text:
+        onehot = pd.get_dummies(feats[c], prefix=str(c), dtype=np.float64)
+        onehot.loc[feats[c].isna().to_numpy()] = np.nan
+        parts.append(onehot)
+    return pd.concat(parts, axis=1)
+
+
+def frame_arrays(df: pd.DataFrame, source: str, *, label_column: str | int | None = None,
+                 drop_columns: tuple[str, ...] = (), non_numeric: str = "error", nan_policy: str = "error",
+                 test_fraction: float = 0.2, seed: int = 0) -> Arrays:
+    """A table with one label column (default: the last) -> split arrays scaled to [0, 1].
+
+    ``drop_columns`` (e.g. IDs) are removed; text feature columns follow ``non_numeric``;
+    missing values follow ``nan_policy`` (``"drop"``: drop those rows; ``"impute-mean"``: fill
+    with the training split's column means, rows without a label dropped). Labels may be any
+    values; they become 0..K-1 in sorted order and ``class_names`` keeps them.
     """
-    if nan_policy not in (None, *NAN_POLICIES):
-        raise ValueError(f"nan_policy must be None, 'drop' or 'impute-mean', got {nan_policy!r}")
-    df = _read_csv(path, f"CSV {path.name}")
-    label = _label_column(df, label_column, path)
-    feats = df.drop(columns=[label])
-    bad = [c for c in feats.columns if not pd.api.types.is_numeric_dtype(feats[c])]
-    if bad:
-        raise ValueError(f"CSV {path}: feature columns must be numeric; {bad} are not (encode or drop them)")
+    check_table_options(nan_policy, non_numeric)
+    label = _label_column(df, label_column, source)
+    drop = [drop_columns] if isinstance(drop_columns, str) else list(drop_columns)
+    missing = [c for c in drop if c not in df.columns]
+    if missing or label in drop:
+        raise ValueError(f"{source}: drop_columns {drop} must name feature columns of {list(df.columns)} "
+                         f"(not the label column {label!r})")
+    feats = _features(df.drop(columns=[label, *drop]), non_numeric, source)
     if feats.shape[1] == 0:
-        raise ValueError(f"CSV {path}: no feature columns besides the label column {label!r}")
+        raise ValueError(f"{source}: no feature columns left besides the label column {label!r}; "
+                         "check label_column, drop_columns and non_numeric")
     x = feats.to_numpy(dtype=np.float64)
     labels = df[label]
     x_nan, y_nan = np.isnan(x).any(axis=1), labels.isna().to_numpy()
-    if (x_nan.any() or y_nan.any()) and nan_policy is None:
+    if (x_nan.any() or y_nan.any()) and nan_policy == "error":
         cols = [str(c) for c in feats.columns[np.isnan(x).any(axis=0)]] + ([str(label)] if y_nan.any() else [])
         raise ValueError(
-            f"CSV {path}: {int((x_nan | y_nan).sum())} rows have missing values (columns {cols}); set "
+            f"{source}: {int((x_nan | y_nan).sum())} rows have missing values (columns {cols}); set "
             "the option nan_policy='drop' (data.nan_policy=drop) or nan_policy='impute-mean'"
         )
     keep = ~y_nan if nan_policy == "impute-mean" else ~(x_nan | y_nan)
     x, labels = x[keep], labels[keep]
     if len(x) == 0:
-        raise ValueError(f"CSV {path}: no rows left after dropping missing values")
-    classes = sorted(labels.unique(), key=lambda v: (str(type(v)), v))
-    y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64)
+        raise ValueError(f"{source}: no rows left after dropping missing values; try nan_policy='impute-mean'")
+    y, class_names = encode_labels(labels.to_numpy())
     tr, te = stratified_split(y, test_fraction, seed)
     x_tr, x_te = x[tr], x[te]
     if nan_policy == "impute-mean":
@@ -130,4 +162,9 @@ def load_csv(
         x_tr = np.where(np.isnan(x_tr), means, x_tr)
         x_te = np.where(np.isnan(x_te), means, x_te)
     x_tr, x_te = minmax_fit(x_tr, x_te)
-    return x_tr, y[tr], x_te, y[te], [str(c) for c in classes]
+    return x_tr, y[tr], x_te, y[te], class_names
+
+
+def load_csv(path: Path, **options) -> Arrays:
+    """A CSV with a header row (``.gz`` too); ``options`` are those of :func:`frame_arrays`."""
+    return frame_arrays(_read_csv(path, f"CSV {path.name}"), f"CSV {path}", **options)

@@ -36,8 +36,8 @@ def check_small_epsilon(epsilon: float, n: int = 8, T: int = 30, profile: str | 
     """Exercise 2: an ε so small that the untargeted attack fails on at least half of ``n`` samples.
 
     Runs the quick attack (digits classifier, random-sampling MINE, ``T`` iterations)."""
+    from ..experiments.classifier_setup import classifier_for, correct_samples, load_data
     from ..experiments.supervised import SupervisedSettings, attack_samples
-    from ..experiments._part1 import classifier_for, correct_samples, load_data
 
     if not 0 < float(epsilon) <= 1:
         return failed(f"ε must lie in (0, 1], got {epsilon}")

@@ -7,7 +7,7 @@ Each module in this package defines one or more experiments with the ``@experime
 
 An experiment returns an :class:`ExperimentResult` (pandas tables, matplotlib figures and the
 config that produced them). Heavy work inside it goes through :func:`cached`, keyed by the
-settings, so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
+settings (:mod:`uaelab.cache`), so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
 module here, runs each experiment in ``order`` and writes its files under ``figures/`` and
 ``results/``.
 """
@@ -16,17 +16,17 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import pickle
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
+import matplotlib
+from tqdm.auto import tqdm
+
+from ..cache import CACHE_VERSION, cache_key, cached, is_cached  # noqa: F401 (the experiments' public names)
 from ..config import active_profile
-from ..utils import atomic_write_bytes, cache_dir, fingerprint, repo_root
-
-T = TypeVar("T")
-CACHE_VERSION = 2  # bump to invalidate every cached result after a change in semantics
+from ..utils import atomic_write_bytes, repo_root
 
 
 @dataclass
@@ -70,36 +70,6 @@ def load_all() -> dict[str, Experiment]:
     return dict(sorted(EXPERIMENTS.items(), key=lambda kv: (kv[1].order, kv[0])))
 
 
-# -- cache ----------------------------------------------------------------------------------
-def cache_key(name: str, config: dict[str, Any]) -> str:
-    return f"{name}-{fingerprint(CACHE_VERSION, name, config)}"
-
-
-def cached(name: str, config: dict[str, Any], compute: Callable[[], T], *, refresh: bool = False) -> T:
-    """Return ``compute()``, memoised on disk under the cache folder by ``(name, config)``.
-
-    ``config`` must hold everything the result depends on (settings dicts, data fingerprints,
-    seeds). The value must be picklable (DataFrames, tensors, dicts); build figures from it
-    afterwards rather than caching them. Writes are atomic, so an interrupted run never leaves
-    a half-written entry.
-    """
-    path = cache_dir("results") / f"{cache_key(name, config)}.pkl"
-    if path.exists() and not refresh:
-        try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except (EOFError, pickle.UnpicklingError):
-            path.unlink()  # a corrupt entry is recomputed, never trusted
-    value = compute()
-    atomic_write_bytes(path, pickle.dumps(value))
-    return value
-
-
-def is_cached(name: str, config: dict[str, Any]) -> bool:
-    """Whether :func:`cached` would return a stored value for ``(name, config)``."""
-    return (cache_dir("results") / f"{cache_key(name, config)}.pkl").exists()
-
-
 # -- writing --------------------------------------------------------------------------------
 def write_result(
     result: ExperimentResult,
@@ -137,11 +107,8 @@ def write_result(
 
 def run_all(profile: str | None = None, only: list[str] | None = None) -> list[Path]:
     """Run every registered experiment (or those named in ``only``) and write their files."""
-    import matplotlib
-
     matplotlib.use("Agg")  # reproduce runs headless
-    import matplotlib.pyplot as plt
-    from tqdm.auto import tqdm
+    import matplotlib.pyplot as plt  # after choosing the backend
 
     profile = active_profile(profile)
     exps = load_all()

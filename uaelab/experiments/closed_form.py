@@ -22,9 +22,9 @@ import torch.nn.functional as F
 
 from ..config import Settings, register
 from ..mine import MineSettings, closed_form_mi
-from ..plotting import Figure, new_figure
+from ..plotting import Figure, image_grid, new_figure
 from . import ExperimentResult, cached, experiment
-from ._part1 import load_data
+from .classifier_setup import load_data
 from .mine_gaussians import noisy_copy, per_sample_mi
 
 FLOOR = 1e-6  # cap on 1 - ρ² for the plots: ρ = 1 (the image itself, αx) is infinite MI
@@ -126,8 +126,6 @@ def contrast_demo(sigma: float = 0.1, contrast: float = 0.5, m: int = 128, index
                   profile: str | None = None, seed: int = 0) -> Figure:
     """One test image, its noisy copy and its contrast-scaled copy, titled with cos and the
     closed-form MI (m-dimensional projections)."""
-    from ..plotting import image_grid
-
     if not 0 < contrast <= 1:
         raise ValueError(f"contrast must lie in (0, 1] (x' = contrast·x stays in [0, 1]), got {contrast}")
     x = load_data(profile).x_test[index:index + 1]

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-from ..plotting import Figure
+from tqdm.auto import tqdm
 
+from ..attacks import attack_config
 from ..config import Settings, register
+from ..plotting import Figure, image_grid, perturbation_grid
 from . import ExperimentResult, cached, experiment
-from ._part1 import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .supervised import ABLATIONS
 
 
 @register("eps_sweep")
@@ -43,8 +46,6 @@ class EpsSweepSettings(Settings):
 
 def sweep(model, x, y, idx, s: EpsSweepSettings, profile) -> dict:
     """{method: {eps: result dict}} for "minmax" and "pgd"."""
-    from tqdm.auto import tqdm
-
     out: dict = {"minmax": {}, "pgd": {}}
     for eps in tqdm(s.epsilons, desc="ε sweep", leave=False):
         mm = make_mine_attack("mine-sup", model, profile, [f"minmax.T={s.T}", f"minmax.epsilon={eps}",
@@ -70,8 +71,6 @@ def crosses(results: dict, method: str) -> torch.Tensor:
 
 
 def sweep_figure(results: dict, method: str, title: str) -> Figure:
-    from ..plotting import image_grid
-
     per = results[method]
     eps = list(per)
     rows = torch.stack([per[e]["x_adv"] for e in eps], dim=1)  # samples × ε × C×H×W
@@ -100,8 +99,6 @@ def run(profile: str | None = None, **overrides):
 
 def control_sweep(model, x, y, idx, s: EpsSweepSettings, profile, mi: str) -> dict:
     """MinMax's sweep with the MI term ``mi`` (a key of ``supervised.ABLATIONS``): {eps: result dict}."""
-    from .supervised import ABLATIONS
-
     method, extra = ABLATIONS[mi]
     out = {}
     for eps in s.epsilons:
@@ -123,10 +120,6 @@ def eps_sweep_controls(profile: str | None = None, controls: tuple[str, ...] = C
     the largest per-pixel difference between a control's examples and MINE's at each ε. Figures:
     one sweep grid per control, and ``perturbations``: every attack's examples at ``show_eps`` and
     their δ on one colour scale."""
-    from ..plotting import perturbation_grid
-
-    from .supervised import ABLATIONS
-
     unknown = [c for c in controls if c not in ABLATIONS]
     if unknown:
         raise ValueError(f"unknown MI control(s) {unknown}; choose from {', '.join(ABLATIONS)}")

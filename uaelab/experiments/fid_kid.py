@@ -16,12 +16,14 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import torch
-from ..plotting import Figure
 
+from ..attacks import attack_config
 from ..config import Settings, register
 from ..fidelity import FidelitySettings, fid_kid
+from ..plotting import Figure, image_grid, perturbation_grid
 from . import ExperimentResult, cached, experiment
-from ._part1 import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .supervised import ABLATIONS
 
 # Table 2 of the paper (CIFAR-10, 1000 test samples, Inception features).
 PAPER_TABLE2 = pd.DataFrame(
@@ -63,7 +65,8 @@ def make_examples(model, x, y, idx, s: FidKidSettings, profile) -> dict:
     return {"random": runs, "conv": slim(conv(x, y, indices=idx))}
 
 
-def scores(examples: dict, x_clean: torch.Tensor, x_ref: torch.Tensor, fs: FidelitySettings, extractor_model) -> pd.DataFrame:
+def scores(examples: dict, x_clean: torch.Tensor, x_ref: torch.Tensor, fs: FidelitySettings,
+           extractor_model) -> pd.DataFrame:
     """One row per set (each random run, conv, clean test samples) with FID, KID, extractor."""
     rows = []
     sets = [("random", r, e["x_adv"], e["success"]) for r, e in enumerate(examples["random"])]
@@ -93,8 +96,6 @@ def table2(per_run: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure1(x: torch.Tensor, examples: dict, n: int) -> Figure:
-    from ..plotting import image_grid
-
     n = min(n, len(x))
     rnd, conv = examples["random"][0], examples["conv"]
     rows = torch.stack([x[:n], rnd["x_adv"][:n], conv["x_adv"][:n]])
@@ -143,8 +144,6 @@ def control_examples(profile: str | None = None, fidelity: FidelitySettings | No
                      controls: tuple[str, ...] = CONTROLS, **overrides):
     """(x, {name: result dict}, context) for Table 2's first random-sampling run ("random sampling,
     MINE") and the same attack with each MI control (keys of ``supervised.ABLATIONS``), cached."""
-    from .supervised import ABLATIONS
-
     unknown = [c for c in controls if c not in ABLATIONS]
     if unknown:
         raise ValueError(f"unknown MI control(s) {unknown}; choose from {', '.join(ABLATIONS)}")
@@ -159,7 +158,8 @@ def control_examples(profile: str | None = None, fidelity: FidelitySettings | No
         return slim(make_mine_attack(method, model, profile, common + extra, s.seed)(x, y, indices=idx))
 
     sets = {"random sampling, MINE": examples["random"][0]}
-    sets.update({mi: cached("table2_control_examples", {**config, "mi": mi}, lambda mi=mi: attack(mi)) for mi in controls})
+    sets.update({mi: cached("table2_control_examples", {**config, "mi": mi}, lambda mi=mi: attack(mi))
+                 for mi in controls})
     return x, sets, {"settings": s, "config": config, "per_run": per_run, "data": data}
 
 
@@ -169,8 +169,6 @@ def fid_kid_controls(profile: str | None = None, fidelity: FidelitySettings | No
     off (``controls``: keys of ``supervised.ABLATIONS``), scored with the same extractor and
     reference set (cached). Table ``controls``: asr, fid, kid, mean_linf, max_diff_vs_mine per row,
     and the clean test samples; figure ``perturbations``: the examples and their δ on one scale."""
-    from ..plotting import perturbation_grid
-
     x, sets, ctx = control_examples(profile, fidelity, controls, **overrides)
     s, config, per_run, data = ctx["settings"], ctx["config"], ctx["per_run"], ctx["data"]
     fs = fidelity or FidelitySettings.from_profile(profile)
@@ -205,8 +203,6 @@ def fid_kid_controls(profile: str | None = None, fidelity: FidelitySettings | No
 def control_demo(examples: str = "random sampling, MINE", n: int = 6, profile: str | None = None) -> Figure:
     """The widget of notebook 05: one row of :func:`control_examples` and its δ on a fixed scale
     (±0.5, so switching rows compares sizes)."""
-    from ..plotting import perturbation_grid
-
     x, sets, _ = control_examples(profile)
     if examples not in sets:
         raise ValueError(f"examples must be one of {list(sets)}, got {examples!r}")

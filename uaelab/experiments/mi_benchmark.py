@@ -19,6 +19,7 @@ import pandas as pd
 from ..config import Settings, register
 from ..mi_estimator import VERSION
 from ..mi_tasks import QUICK, SUITE, Task
+from ..mine import estimate_mi
 from ..plotting import Figure, new_figure
 from ..utils import repo_root
 from . import ExperimentResult, cached, experiment
@@ -51,8 +52,6 @@ def task_list(which: str) -> tuple[Task, ...]:
 
 def run_ours(tasks, n: int, seeds, estimator=None, **kwargs) -> list[dict]:
     """One row per (task, seed): {task, family, d, truth, seed, estimator, estimate, seconds}."""
-    from ..mine import estimate_mi
-
     fn = estimator or estimate_mi
     rows = []
     for task in tasks:

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from ..plotting import Figure, new_figure
 
 from ..config import Settings, register
+from ..mi_estimator import VERSION
+from ..mine import MineSettings, PerSampleMINE, estimate_mi
+from ..plotting import Figure, image_grid, new_figure
 from ..utils import check_unit_interval, generator
 from . import ExperimentResult, cached, experiment
-from ._part1 import classifier_for, load_data
+from .classifier_setup import classifier_for, load_data
 
 
 # -- correlated Gaussians ---------------------------------------------------------------------
@@ -65,8 +67,6 @@ def correlated_gaussians(rho: float, dim: int, n: int, seed: int = 0) -> tuple[t
 def gaussian_point(rho: float, dim: int = 2, n: int = 512, steps: int = 400, lr: float = 1e-3,
                    seed: int = 0) -> dict[str, float]:
     """One MINE estimate against the truth: ``{"rho", "true", "mine"}`` (nats)."""
-    from ..mine import estimate_mi
-
     a, b = correlated_gaussians(rho, dim, n, seed)
     est = estimate_mi(a, b, steps=steps, lr=lr, seed=seed)
     return {"rho": rho, "true": true_gaussian_mi(rho, dim), "mine": est}
@@ -95,12 +95,12 @@ def gaussian_figure(table: pd.DataFrame, dim: int) -> Figure:
 @experiment("mine_gaussians", title="MINE on correlated Gaussians vs the closed form", order=10)
 def mine_gaussians(profile: str | None = None, **overrides) -> ExperimentResult:
     s = GaussianMineSettings.from_profile(profile, **overrides)
-    from ..mi_estimator import VERSION
 
     config = {"mine_gaussians": s.to_dict(), "estimate_mi": VERSION}
     table = cached("mine_gaussians", config, lambda: gaussian_table(s))
     return ExperimentResult(
-        "mine_gaussians", config, tables={"estimates": table}, figures={"estimate_vs_truth": gaussian_figure(table, s.dim)},
+        "mine_gaussians", config, tables={"estimates": table},
+        figures={"estimate_vs_truth": gaussian_figure(table, s.dim)},
         notes="The DV bound is a lower bound on the true MI, evaluated on held-out pairs the critic was not "
               "trained on, so it does not overfit upwards (independent pairs give about 0). With many "
               "dimensions and high ρ the estimate falls below the truth: a DV bound needs exponentially "
@@ -146,8 +146,6 @@ def per_sample_mi(x: torch.Tensor, x_other: torch.Tensor, mode: str = "random", 
     x, x_other: float N×C×H×W in [0, 1]. ``mode``: "random" (Gaussian projections) or "conv"
     (channels of ``model.first_conv``; needs ``model``). Returns a float tensor N.
     """
-    from ..mine import MineSettings, PerSampleMINE
-
     check_unit_interval(x, "x", ndim=4)
     check_unit_interval(x_other, "x_other", ndim=4)
     if x.shape != x_other.shape:
@@ -212,8 +210,6 @@ def per_sample_figure(frame: pd.DataFrame) -> Figure:
 def noise_demo(sigma: float = 0.2, mode: str = "random", index: int = 0, profile: str | None = None,
                steps: int = 300, seed: int = 0) -> Figure:
     """One test image, its noisy copy at ``sigma`` and another image, titled with per-sample MI."""
-    from ..plotting import image_grid
-
     data = load_data(profile)
     model, _ = classifier_for(data, profile)
     x = data.x_test[index:index + 1]

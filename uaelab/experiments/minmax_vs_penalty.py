@@ -9,17 +9,19 @@ Figure 2 the MI against the iteration (mean ± std over samples).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import pandas as pd
 import torch
-from ..plotting import Figure, new_figure
 
+from ..attacks import attack_config
 from ..config import Settings, register
+from ..plotting import Figure, new_figure
 from . import ExperimentResult, cached, experiment
-from ._part1 import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 # Table 3 of the paper (1000 samples, T = 9000, 9 binary-search steps); ASR as fractions.
 PAPER_TABLE3 = pd.DataFrame(
@@ -113,7 +115,6 @@ def mi_curves(results: dict) -> pd.DataFrame:
         for series, values in (("current", r["history"]["mi"]), ("best", best_so_far(r["history"]))):
             v = values.double().numpy()
             with np.errstate(all="ignore"):
-                import warnings
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     mean, std = np.nanmean(v, axis=1), np.nanstd(v, axis=1)
@@ -171,7 +172,8 @@ def table3_minmax_vs_penalty(profile: str | None = None, **overrides) -> Experim
         # the released code trains MINE 20× per penalty iteration but once per MinMax iteration;
         # this variant gives the penalty method MinMax's MINE steps, so only the c strategy differs
         eq = {k: v for k, v in overrides.items() if k != "mine_steps_penalty"}
-        s2, _, _, res2, steps2 = run(profile, **{**eq, "mine_steps_penalty": steps["minmax"], "equal_mine_variant": False})
+        equal = {**eq, "mine_steps_penalty": steps["minmax"], "equal_mine_variant": False}
+        s2, _, _, res2, steps2 = run(profile, **equal)
         tables["table3_equal_mine_steps"] = table3(res2, dataset, steps2)
         figures["fig2_equal_mine_steps"] = figure2(mi_curves(res2), s2.binary_steps,
                                                    title + f", {steps['minmax']} MINE step(s) per iteration for both")

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-from ..plotting import Figure
 
+from ..attacks import attack_config
 from ..config import Settings, register
 from ..metrics import perturbation_sizes
+from ..plotting import Figure, comparison_grid, perturbation_grid
 from . import ExperimentResult, cached, experiment
-from ._part1 import attack_config, classifier_for, correct_samples, load_data, make_mine_attack, slim
+from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
 
 
 @register("supervised")
@@ -90,8 +91,6 @@ def summary_row(name: str, x: torch.Tensor, out: dict) -> dict:
 
 
 def grid(x: torch.Tensor, out: dict, y: torch.Tensor, n: int, title: str) -> Figure:
-    from ..plotting import comparison_grid
-
     n = min(n, len(x))
     titles = [f"{int(a)}→{int(b)}" for a, b in zip(y[:n], out["pred"][:n])]
     return comparison_grid(x[:n], out["x_adv"][:n], success=out["success"][:n], col_titles=titles, title=title)
@@ -164,8 +163,6 @@ def ablation(profile: str | None = None, **overrides) -> pd.DataFrame:
 
 def ablation_figure(profile: str | None = None, n: int = 6, **overrides) -> Figure:
     """The examples of :func:`ablation`'s rows and their perturbations on one shared colour scale."""
-    from ..plotting import perturbation_grid
-
     x, outs = _ablation_runs(profile, **overrides)
     return perturbation_grid(x, {name: (out["x_adv"], out["success"]) for name, out in outs.items()}, n=n,
                              scale=0.8, title="the MI term switched: examples and δ = x' − x on one scale")
@@ -202,8 +199,6 @@ def attack_demo(epsilon: float = 1.0, kappa: float = 0.0, T: int = 50, alpha: fl
     x, y = out["x"], out["y"]
     row = summary_row("demo", x, out)
     kind = "untargeted" if target < 0 else f"target {target}"
-    from ..plotting import perturbation_grid
-
     labels = [f"{int(a)}→{int(b)}" for a, b in zip(y, out["pred"])]
     return perturbation_grid(x, {mi: (out["x_adv"], out["success"])}, n=n, vmax=0.5, col_titles=labels, scale=0.8,
                              title=f"{mi}, {kind}, ε={epsilon:g}, T={T}: success {row['success_rate']:.2f}, "

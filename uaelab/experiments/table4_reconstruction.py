@@ -7,14 +7,23 @@ the training set. The pipeline is :mod:`uaelab.augment`.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from ..attacks import check_preset
-from ..augment import (AugmentSettings, Method, direction_check, paper_style, run_augmentation, summarize)
-from ..config import Settings, active_profile, register
+from ..attacks import METHODS, check_preset, make_attack
+from ..augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from ..augment_tables import direction_check, paper_style, summarize
+from ..config import COMPONENTS, Settings, active_profile, register
+from ..data import CsvOptions, load_dataset
+from ..metrics import reconstruction_error
+from ..plotting import comparison_grid
+from ..robustness import robust_reconstruction_error
+from ..train import train_autoencoder
+from ..utils import repo_root
 from ..verdicts import claim_tests, runs_table, seeds_note
 from . import ExperimentResult, cached, experiment
 
@@ -38,8 +47,9 @@ METRICS = {"error": ("lower", True), "train_error": ("lower", True), "pgd_error"
 
 @register("table4")
 @dataclass(frozen=True)
-class Table4Settings(Settings):
-    dataset: str = "mnist"  # digits | mnist | svhn | a CSV path (uaelab.data.load_dataset)
+class Table4Settings(Settings, CsvOptions):
+    # digits | mnist | svhn | a CSV path (uaelab.data.load_dataset; the CsvOptions fields say how to read it)
+    dataset: str = "mnist"
     root: str | None = None  # data folder (None: $UAELAB_DATA or the cache)
     train_limit: int | None = None  # training images used (balanced subset); None = all
     test_limit: int | None = None  # test images used; None = all
@@ -87,8 +97,6 @@ class ReconstructionTask:
         self.pgd = (pgd_eps, pgd_steps)
 
     def train_settings(self, epoch_scale: float = 1.0):
-        from ..augment import scaled_recipe
-
         return scaled_recipe(self.kind, self.profile, self.epochs, epoch_scale)
 
     def config(self) -> dict[str, Any]:
@@ -97,17 +105,11 @@ class ReconstructionTask:
                 "pgd": list(self.pgd)}
 
     def train(self, x, y, seed, epoch_scale: float = 1.0, state_path=None):
-        from ..train import train_autoencoder
-
         model, _ = train_autoencoder(self.kind, x, self.train_settings(epoch_scale), profile=self.profile, seed=seed,
                                      progress=False, state_path=state_path, **self.model_kwargs)
         return model
 
     def evaluate(self, model, data) -> dict[str, float]:
-        from ..metrics import reconstruction_error
-
-        from ..augment import robust_reconstruction_error
-
         out = {"error": reconstruction_error(model, data.x_test),
                "train_error": reconstruction_error(model, data.x_train)}
         eps, steps = self.pgd
@@ -125,9 +127,6 @@ def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> list[str]:
     that field, so MINE-UAE and L2-UAE get the same iteration budget; ``"mine.K=64"`` applies to
     the per-sample MINE of every method; ``"minmax.T=20"`` only to that component.
     """
-    from ..attacks import METHODS
-    from ..config import COMPONENTS
-
     comp = METHODS[method.attack].component
     fields = COMPONENTS[comp].field_names()
     out = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
@@ -144,8 +143,6 @@ def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> list[str]:
 
 def make_uae_attack(method: Method, model, profile: str, attack_set: tuple[str, ...], seed: int, **kwargs):
     """The attack for ``method`` against ``model``'s reconstruction loss (shared with Table 6)."""
-    from ..attacks import make_attack
-
     return make_attack(method.attack, model, profile=profile, overrides=attack_overrides(method, attack_set),
                        seed=seed, **kwargs)
 
@@ -164,10 +161,6 @@ RELEASED_UAE_RESULTS = "results/real/uae_released_mnist.json"  # benchmarks/uae_
 def released_uae_table(path: str | None = None) -> pd.DataFrame | None:
     """The measured UAEs of the released configuration on real MNIST (one row per method: ASR,
     perturbation sizes, MI quantiles, speed), read from ``results/``; None when not run yet."""
-    import json
-
-    from ..utils import repo_root
-
     file = repo_root() / (path or RELEASED_UAE_RESULTS)
     if not file.exists():
         return None
@@ -180,11 +173,26 @@ def released_uae_table(path: str | None = None) -> pd.DataFrame | None:
     return table
 
 
-def load_data(s):
-    """The dataset with class-balanced train / test subsets (``train_limit``, ``test_limit``)."""
-    from ..data import load_dataset
+def real_table4(kind: str = "dense", tag: str = "full", root: str | None = None) -> dict[str, pd.DataFrame] | None:
+    """The committed real-MNIST Table 4 of ``kind`` (``benchmarks/real_table4.py --tag full``):
+    {"summary": mean ± std per method, "tests": MINE-UAE against each row with Welch's t and the
+    verdict, "runs": one line per retraining seed}, with the run's notes in ``summary.attrs``;
+    None when it has not been run (the notebooks then say so)."""
+    base = Path(root) if root else repo_root() / "results" / "real"
+    stem = base / f"table4_mnist_{kind}_{tag}"
+    if not stem.with_name(stem.name + "_tests.csv").exists():
+        return None
+    out = {name: pd.read_csv(stem.with_name(f"{stem.name}_{name}.csv")) for name in ("summary", "tests", "runs")}
+    cfg = json.loads(stem.with_name(stem.name + "_config.json").read_text())
+    out["summary"].attrs["notes"] = cfg["notes"]
+    return out
 
-    return load_dataset(s.dataset, root=s.root, limit=s.train_limit, test_limit=s.test_limit, seed=s.data_seed)
+
+def load_data(s):
+    """The dataset with class-balanced train / test subsets (``train_limit``, ``test_limit``);
+    a CSV file is read with the settings' CSV options (Table 4's; Table 5 has none)."""
+    csv = s.csv_options() if isinstance(s, CsvOptions) else {}
+    return load_dataset(s.dataset, root=s.root, limit=s.train_limit, test_limit=s.test_limit, seed=s.data_seed, **csv)
 
 
 def split_overrides(overrides: dict[str, Any]) -> tuple[dict, dict]:
@@ -225,8 +233,6 @@ def uae_figure(rows: list[dict], kind: str | None = None, method: str = "MINE-UA
     Falls back to the first augmented method present when ``method`` was not run; None when
     only the original (or Duplicate) was run.
     """
-    from ..plotting import comparison_grid
-
     mine = [r for r in rows if kind is None or r["model"] == kind]
     pick = [r for r in mine if r["method"] == method] or [r for r in mine if r["key"] not in ("original", "duplicate")]
     if not pick:
@@ -236,7 +242,8 @@ def uae_figure(rows: list[dict], kind: str | None = None, method: str = "MINE-UA
     return comparison_grid(x[:n], x_adv[:n], ok[:n], title=f"{r['method']} against the {r['model']} model")
 
 
-def table4_rows(profile: str | None = None, progress: bool = True, **overrides) -> tuple[list[dict], Table4Settings, dict]:
+def table4_rows(profile: str | None = None, progress: bool = True,
+                **overrides) -> tuple[list[dict], Table4Settings, dict]:
     """The per-(model, method, seed) rows of Table 4 (cached), with the settings and config used."""
     profile = active_profile(profile)
     exp_kw, aug_kw = split_overrides(overrides)

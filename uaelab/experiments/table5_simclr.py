@@ -17,10 +17,17 @@ import torch
 from torch import nn
 
 from ..attacks import check_preset
-from ..augment import (AugmentSettings, Method, paper_style, robust_accuracy, run_augmentation, summarize)
+from ..augment import AugmentSettings, Method, run_augmentation
+from ..augment_tables import paper_style, summarize
 from ..config import Settings, active_profile, register
-from ..utils import derive_seed
+from ..metrics import accuracy, features
+from ..models.simclr import nt_xent, simclr_augment
+from ..robustness import robust_accuracy
+from ..train import recipe_settings, train_simclr
+from ..utils import derive_seed, eval_mode
 from . import ExperimentResult, cached, experiment
+from .table4_reconstruction import load_data as load4
+from .table4_reconstruction import make_uae_attack, preset_note, split_overrides, uae_figure
 
 # The paper's Table 5 (CIFAR-10, ResNet-18, batch 512): loss, accuracy; MINE-UAE ASR 100%.
 PAPER = {"Original": (0.29010, 0.9130), "MINE-UAE": (0.26755, 0.9130 + 0.0158)}
@@ -81,7 +88,6 @@ def fit_probe(model: nn.Module, x_train, y_train, seed: int = 0, max_iter: int =
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from ..metrics import features
 
     f = features(model, x_train).numpy()
     scaler = StandardScaler().fit(f)
@@ -98,12 +104,9 @@ def fit_probe(model: nn.Module, x_train, y_train, seed: int = 0, max_iter: int =
 def contrastive_loss(model: nn.Module, x: torch.Tensor, batch_size: int, temperature: float = 0.5,
                      seed: int = 0) -> float:
     """Mean NT-Xent loss of two augmented views of x, in batches of ``batch_size`` (seeded views)."""
-    from ..models.simclr import nt_xent, simclr_augment
-
-    model.eval()
     augment = simclr_augment(tuple(x.shape[1:]))
     total, count = 0.0, 0
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), eval_mode(model):
         torch.manual_seed(seed)
         for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size]
@@ -125,8 +128,6 @@ class SimclrTask:
         self.profile = active_profile(profile)
 
     def train_settings(self, epoch_scale: float = 1.0):
-        from ..train import recipe_settings
-
         t = recipe_settings("simclr", self.profile)
         if self.s.epochs is not None:
             t = t.replace(epochs=self.s.epochs)
@@ -140,15 +141,11 @@ class SimclrTask:
                 "attack_set": list(s.attack_set), "preset": s.preset, "pgd": [s.pgd_eps, s.pgd_steps]}
 
     def train(self, x, y, seed, epoch_scale: float = 1.0, state_path=None):
-        from ..train import train_simclr
-
         model, _ = train_simclr(x, self.train_settings(epoch_scale), profile=self.profile, seed=seed,
                                 encoder=self.s.encoder, progress=False, state_path=state_path)
         return model
 
     def evaluate(self, model, data) -> dict[str, float]:
-        from ..metrics import accuracy
-
         probe = fit_probe(model, data.x_train, data.y_train)
         bs = self.train_settings().batch_size
         return {"loss": contrastive_loss(model, data.x_test, bs, seed=derive_seed(0, "eval")),
@@ -156,21 +153,12 @@ class SimclrTask:
                 "pgd_accuracy": robust_accuracy(probe, data.x_test, data.y_test, self.s.pgd_eps, self.s.pgd_steps)}
 
     def make_attack(self, method: Method, model, seed: int):
-        from .table4_reconstruction import make_uae_attack
-
-        return make_uae_attack(method, model, self.profile, self.s.attack_set, seed, kind="simclr", preset=self.s.preset)
+        return make_uae_attack(method, model, self.profile, self.s.attack_set, seed, kind="simclr",
+                               preset=self.s.preset)
 
 
 def load_data(s: Table5Settings):
-    from .table4_reconstruction import load_data as load4
-
     return load4(s)  # same fields: dataset, root, train_limit, test_limit, data_seed
-
-
-def split_overrides(overrides: dict[str, Any]) -> tuple[dict, dict]:
-    aug_fields = set(AugmentSettings.field_names())
-    return ({k: v for k, v in overrides.items() if k not in aug_fields},
-            {k: v for k, v in overrides.items() if k in aug_fields})
 
 
 def paper_beside(summary: pd.DataFrame) -> pd.DataFrame:
@@ -184,7 +172,8 @@ def paper_beside(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).set_index(["model", "method"])
 
 
-def table5_rows(profile: str | None = None, progress: bool = True, **overrides) -> tuple[list[dict], Table5Settings, dict]:
+def table5_rows(profile: str | None = None, progress: bool = True,
+                **overrides) -> tuple[list[dict], Table5Settings, dict]:
     """The per-(method, seed) rows of Table 5 (cached), with the settings and config used."""
     profile = active_profile(profile)
     exp_kw, aug_kw = split_overrides(overrides)
@@ -215,7 +204,6 @@ def table5_simclr(profile: str | None = None, progress: bool = True, **overrides
                                   .add_prefix("PGD accuracy ")], axis=1),
         "vs_paper": paper_beside(summary),
     }
-    from .table4_reconstruction import preset_note, uae_figure
 
     fig = uae_figure(rows)
     figures = {"uaes": fig} if fig is not None else {}

@@ -17,13 +17,27 @@ from typing import Any, Literal
 
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 
 from ..attacks import check_preset
-from ..augment import AugmentSettings, Method, paper_style, run_augmentation, summarize
+from ..augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from ..augment_tables import paper_style, summarize
 from ..config import Settings, active_profile, register
-from . import ExperimentResult, cached, experiment
+from ..data import (
+    CSV_OPTIONS,
+    CsvOptions,
+    balanced_subset,
+    canonical_name,
+    is_csv,
+    known_as,
+    load_dataset,
+    stratified_split,
+)
+from ..metrics import extra_trees_accuracy, reconstruction_error
+from ..train import train_concrete
 from ..verdicts import claim_tests, runs_table, seeds_note
-from .table4_reconstruction import preset_note
+from . import ExperimentResult, cached, experiment
+from .table4_reconstruction import make_uae_attack, preset_note, split_overrides
 
 # The paper's Table 6: dataset -> (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE).
 PAPER = {
@@ -41,8 +55,10 @@ TABLE6_METHODS = ("original", "mine-uae", "duplicate", "no-mi", "closed-form")
 
 @register("table6")
 @dataclass(frozen=True)
-class Table6Settings(Settings):
-    datasets: tuple[str, ...] = ("mnist", "fashion-mnist", "isolet", "coil20")  # names or CSV paths
+class Table6Settings(Settings, CsvOptions):
+    # dataset names or CSV paths; the CsvOptions fields (label_column, nan_policy, ...) say how to
+    # read the CSV files, and a CSV named after a paper dataset (isolet.csv) is shown beside its row
+    datasets: tuple[str, ...] = ("mnist", "fashion-mnist", "isolet", "coil20")
     root: str | None = None  # data folder (None: $UAELAB_DATA or the cache)
     M: int | None = None  # features to select; None: 50, or 10 when d <= 100 (the paper's rule)
     # "test-40-60": use the 10k test split only, 40% train / 60% test (the concrete-AE authors'
@@ -66,6 +82,13 @@ class Table6Settings(Settings):
             raise ValueError(f"M must be >= 1 or None, got {self.M}")
         if not self.datasets:
             raise ValueError("table6.datasets is empty; name at least one dataset")
+        rows = [known_as(n) for n in self.datasets]
+        if len(set(rows)) < len(rows):
+            raise ValueError(f"table6.datasets {list(self.datasets)} name the same dataset twice ({rows}); "
+                             "rename a CSV file")
+        used = [k for k, v in self.csv_options().items() if v != CSV_OPTIONS[k]]
+        if used and not any(is_csv(n) for n in self.datasets):
+            raise ValueError(f"{', '.join(used)} apply to CSV files only and table6.datasets has none; leave them out")
         check_preset(self.preset)
 
 
@@ -88,8 +111,6 @@ class ConcreteTask:
         self.preset = check_preset(preset)
 
     def train_settings(self, epoch_scale: float = 1.0):
-        from ..augment import scaled_recipe
-
         return scaled_recipe("concrete", self.profile, self.epochs, epoch_scale)
 
     def config(self) -> dict[str, Any]:
@@ -97,15 +118,11 @@ class ConcreteTask:
                 "attack_set": list(self.attack_set), "preset": self.preset, "n_estimators": self.n_estimators}
 
     def train(self, x, y, seed, epoch_scale: float = 1.0, state_path=None):
-        from ..train import train_concrete
-
         model, _ = train_concrete(x, self.M, self.train_settings(epoch_scale), seed=seed, progress=False,
                                   state_path=state_path)
         return model
 
     def evaluate(self, model, data) -> dict[str, Any]:
-        from ..metrics import extra_trees_accuracy, reconstruction_error
-
         sel = model.selected_features()
         acc = extra_trees_accuracy(data.x_train[:, sel], data.y_train, data.x_test[:, sel], data.y_test,
                                    n_estimators=self.n_estimators)
@@ -113,8 +130,6 @@ class ConcreteTask:
                 "train_error": reconstruction_error(model, data.x_train), "selected": sel.tolist()}
 
     def make_attack(self, method: Method, model, seed: int):
-        from .table4_reconstruction import make_uae_attack
-
         return make_uae_attack(method, model, self.profile, self.attack_set, seed, preset=self.preset)
 
 
@@ -123,12 +138,13 @@ def load_data(name: str, s: Table6Settings):
 
     Returns ``(data, image_shape)``; subsets are class-balanced and seeded by ``data_seed``.
     """
-    from ..data import balanced_subset, load_dataset, stratified_split
-
-    opts = {"image_size": s.coil_size} if name == "coil20" else {}
+    if is_csv(name):
+        opts = s.csv_options()
+    else:
+        opts = {"image_size": s.coil_size} if canonical_name(name) == "coil20" else {}
     data = load_dataset(name, root=s.root, seed=s.data_seed, **opts)
     x_tr, y_tr, x_te, y_te = data.x_train, data.y_train, data.x_test, data.y_test
-    if s.protocol == "test-40-60" and name in ("mnist", "fashion-mnist"):
+    if s.protocol == "test-40-60" and not is_csv(name) and canonical_name(name) in ("mnist", "fashion-mnist"):
         tr, te = stratified_split(y_te.numpy(), 0.6, s.data_seed)
         tr, te = torch.as_tensor(tr), torch.as_tensor(te)
         x_tr, y_tr, x_te, y_te = x_te[tr], y_te[tr], x_te[te], y_te[te]
@@ -147,10 +163,11 @@ def compute_rows(s: Table6Settings, aug: AugmentSettings, profile: str, progress
     for name in s.datasets:
         data, image_shape = load_data(name, s)
         M = s.M or default_M(data.x_train.shape[1])
-        task = ConcreteTask(M, name, profile, s.epochs, s.attack_set, s.n_estimators, s.preset)
+        # the task's name keys cache folders: the row name, never a path
+        task = ConcreteTask(M, known_as(name), profile, s.epochs, s.attack_set, s.n_estimators, s.preset)
         for r in run_augmentation(task, data, settings=aug, progress=progress):
-            rows.append({**r, "dataset": name, "image_shape": image_shape, "d": data.x_train.shape[1], "M": M,
-                         "n_test": len(data.x_test)})
+            rows.append({**r, "dataset": known_as(name), "source": name, "image_shape": image_shape,
+                         "d": data.x_train.shape[1], "M": M, "n_test": len(data.x_test)})
     return rows
 
 
@@ -189,8 +206,6 @@ def direction(summary: pd.DataFrame) -> pd.DataFrame:
 
 def selection_figure(rows: list[dict], dataset: str | None = None):
     """Which pixels were selected, before (original model) and after MINE-UAE augmentation."""
-    from matplotlib.figure import Figure
-
     picked = [r for r in rows if (dataset is None or r["dataset"] == dataset) and r["key"] in ("original", "mine-uae")]
     if not picked:
         raise ValueError(f"no rows for dataset {dataset!r}")
@@ -212,13 +227,8 @@ def selection_figure(rows: list[dict], dataset: str | None = None):
     return fig
 
 
-def split_overrides(overrides: dict[str, Any]) -> tuple[dict, dict]:
-    aug_fields = set(AugmentSettings.field_names())
-    return ({k: v for k, v in overrides.items() if k not in aug_fields},
-            {k: v for k, v in overrides.items() if k in aug_fields})
-
-
-def table6_rows(profile: str | None = None, progress: bool = True, **overrides) -> tuple[list[dict], Table6Settings, dict]:
+def table6_rows(profile: str | None = None, progress: bool = True,
+                **overrides) -> tuple[list[dict], Table6Settings, dict]:
     """The per-(dataset, method, seed) rows of Table 6 (cached), with the settings and config used."""
     profile = active_profile(profile)
     exp_kw, aug_kw = split_overrides(overrides)
@@ -250,7 +260,7 @@ def table6_concrete(profile: str | None = None, progress: bool = True, **overrid
         "tests": pd.concat([claim_tests(rows, "error", "lower").assign(metric="error"),
                             claim_tests(rows, "accuracy", "higher").assign(metric="accuracy")]),
     }
-    figures = {"selected": selection_figure(rows, s.datasets[0])}
+    figures = {"selected": selection_figure(rows, known_as(s.datasets[0]))}
     notes = ("Error: per-pixel test MSE (↑ = lower, relative). Accuracy: Extra-Trees on the selected "
              "features; its change is a difference of fractions. 'Duplicate' (original + exact copy) is the "
              f"control for the doubled number of gradient steps. {preset_note(s.preset)} " +
