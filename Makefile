@@ -37,15 +37,22 @@ notebooks: setup
 # executed with the main .venv's kernel and only rendered by Jupyter Book.
 BOOK_VENV ?= .venv-book
 book-venv: $(BOOK_VENV)/.installed
+# MathJax 3 from npm, served from the book's own _static/ so that formulas render offline too.
+MATHJAX ?= 3.2.2
 $(BOOK_VENV)/.installed:
 	test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
 	$(BOOK_VENV)/bin/python -m pip install --quiet jupyter-book==1.0.4.post1
+	cd $(BOOK_VENV) && npm pack --silent mathjax@$(MATHJAX) >/dev/null
 	touch $@
 
 book: setup book-venv
-	rm -rf build/book && mkdir -p build/book/docs
+	rm -rf build/book build/mathjax && mkdir -p build/book/docs
 	cp docs/book/_config.yml docs/book/intro.md build/book/
 	cp docs/glossary.md docs/workshop.md build/book/docs/
+	mkdir -p build/book/_static/mathjax/output/chtml/fonts build/mathjax
+	tar -xzf $(BOOK_VENV)/mathjax-$(MATHJAX).tgz -C build/mathjax
+	cp build/mathjax/package/es5/tex-chtml.js build/book/_static/mathjax/
+	cp -r build/mathjax/package/es5/output/chtml/fonts/woff-v2 build/book/_static/mathjax/output/chtml/fonts/
 	$(PY) notebooks/_src/build.py --executed build/book
 	$(BOOK_VENV)/bin/jupyter-book build build/book --quiet
 	@echo "open build/book/_build/html/index.html"

@@ -159,6 +159,7 @@ def test_static_book_page_shows_the_executed_notebook(browser):
         assert images.count() >= 3  # the attack grids and the controls' shared-scale figure
         assert all(images.nth(i).evaluate("(i) => i.complete && i.naturalWidth > 0") for i in range(images.count()))
         assert page.locator("table").count() >= 1  # the executed tables
+        page.wait_for_selector("mjx-container", timeout=15_000)  # formulas typeset by the book's own MathJax
         assert "Traceback" not in page.locator("body").inner_text()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "book_02_supervised_attacks.png"), full_page=True)
