@@ -124,9 +124,9 @@ assert (ctl.tables["mean_linf"].loc[[f"MinMax, {c}" for c in ("MINE, untrained (
 # **What to look at.** Without a trained MI term — or without any — MinMax returns nearly the same
 # examples, and its $L_\infty$ levels off just the same. So in this configuration the levelling-off
 # comes from the MinMax loop itself (its step size $\alpha$, its $T$ iterations and its success
-# rule), not from MINE: the comparison with PGD is one of *loops*, not of similarity measures. The released MINE learning rate and one MINE step
-# per iteration leave the statistics networks nearly untrained (notebook 02 shows the same, and
-# what the exact MI would do).
+# rule), not from MINE: the comparison with PGD is one of *loops*, not of similarity measures.
+# The released MINE learning rate and one MINE step per iteration leave the statistics networks
+# nearly untrained (notebook 02 shows the same, and what the exact MI would do).
 #
 # ### Try it
 # Pick which test samples form the rows (4 consecutive correctly classified digits starting at

@@ -81,6 +81,7 @@ def build(source: Path) -> None:
             continue
         if has_checked_cells(nb):
             keep_checked_outputs(nb, path)
+            nb.metadata = nbformat.from_dict(dict(METADATA))  # not the kernel's version: rebuilds stay diff-free
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)
         print(f"wrote {path.relative_to(NOTEBOOKS.parent)}")
