@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 reproduce: setup
 	UAELAB_PROFILE=$${UAELAB_PROFILE:-quick} $(PY) -m uaelab reproduce
 
-# All tests: ruff (pyflakes, import order, line length; config in pyproject.toml), then unit
-# tests, then every notebook (and its solutions) under nbval.
-test: setup
+# All tests: the static book first (the browser test opens a page of it), ruff (pyflakes, import
+# order, line length; config in pyproject.toml), then unit tests, then every notebook (and its
+# solutions) under nbval.
+test: setup book
 	$(VENV)/bin/ruff check
 	$(PY) -m pytest tests notebooks --nbval-lax --durations=15
 
