@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from uaelab.verdicts import claim_tests, paired, verdict, welch
+from uaelab.verdicts import VERDICTS, claim_tests, paired, verdict, welch
 
 
 def test_welch_matches_the_textbook_formula():
@@ -56,14 +56,28 @@ def test_retrain_seeds_train_every_row_per_seed(tmp_path, monkeypatch):
     monkeypatch.setenv("UAELAB_CACHE", str(tmp_path))
     from uaelab.experiments.table4_reconstruction import table4_reconstruction
 
-    res = table4_reconstruction("quick", progress=False, kinds=("dense",), methods=("original", "no-mi", "duplicate"),
+    res = table4_reconstruction("quick", progress=False, kinds=("dense",),
+                                methods=("original", "mine-uae", "no-mi", "duplicate"),
                                 retrain_seeds=(0, 1), train_limit=40, test_limit=40, epochs=2)
     runs = res.tables["runs"]
     assert sorted(zip(runs["method"], runs["retrain_seed"])) == sorted(
-        (m, s) for m in ("Original", "no-MI", "Duplicate") for s in (0, 1))
+        (m, s) for m in ("Original", "MINE-UAE", "no-MI", "Duplicate") for s in (0, 1))
     orig = runs[runs["method"] == "Original"]["error"].to_numpy()
     assert orig[0] != orig[1]  # two seeds, two original models
     assert runs[runs["method"] == "no-MI"]["asr"].nunique() == 1  # the same examples for both seeds
     assert set(res.tables["summary"]["runs"]) == {2}
     assert "retraining seeds (0, 1)" in res.notes
-    assert res.tables["tests"].empty  # no MINE-UAE row: nothing to test against
+    tests = res.tables["tests"]
+    assert set(tests.index.get_level_values("claim")) == {f"MINE-UAE beats {m}" for m in ("Original", "no-MI",
+                                                                                          "Duplicate")}
+    assert tests["runs"].eq("2 vs 2").all() and tests["verdict"].isin(VERDICTS).all()
+    # what the notebooks read back: real_table4 on the written files
+    from uaelab.experiments import write_result
+    from uaelab.experiments.table4_reconstruction import real_table4
+
+    res.name = "table4_mnist_dense_full"
+    write_result(res, "quick", figures_dir=tmp_path / "out", results_dir=tmp_path / "out")
+    back = real_table4("dense", root=tmp_path / "out")
+    assert set(back) >= {"summary", "tests", "runs", "notes", "config"}
+    assert back["tests"].set_index("claim").loc["MINE-UAE beats Duplicate", "verdict"] in VERDICTS
+    assert real_table4("sparse", root=tmp_path / "out") is None

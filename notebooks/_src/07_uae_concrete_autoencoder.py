@@ -150,6 +150,25 @@ explore(random_vs_selected, seed=slider(0, 20, 1, 0))
 # one seed can show a gain of a few points that the next seeds do not, so compare over seeds, and
 # with Duplicate, before you conclude.
 #
+# The full run (`benchmarks/real_table6.py --retrain-seeds 0,1,2,3,4 --tag full`: the released
+# preset, every control, five retraining seeds) tests MINE-UAE against each row with Welch's t; its
+# verdicts, read from `results/real/` for the datasets that have been run:
+
+# %%
+import pandas as pd
+
+from uaelab.experiments.table6_concrete import real_table6
+
+frames = []
+for name in ("mnist", "fashion-mnist", "coil20", "isolet"):
+    full = real_table6(name)
+    if full is None:
+        print(f"{name}: not run yet on this checkout")
+        continue
+    frames.append(full["tests"][["dataset", "metric", "claim", "difference", "welch_p", "verdict"]])
+if frames:
+    display(pd.concat(frames).reset_index(drop=True))
+#
 # ## Exercises
 #
 # **Exercise 1** (★★★ stretch). Return the M input indices that the select layer uses at test time, as

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import matplotlib
+import pandas as pd
 from tqdm.auto import tqdm
 
 from ..cache import CACHE_VERSION, cache_key, cached, is_cached  # noqa: F401 (the experiments' public names)
@@ -103,6 +104,23 @@ def write_result(
     atomic_write_bytes(path, json.dumps(cfg, indent=2, sort_keys=True, default=str).encode())
     written.append(path)
     return written
+
+
+def read_result(name: str, tables: tuple[str, ...] = ("summary", "tests", "runs"),
+                results_dir: Path | str | None = None) -> dict[str, Any] | None:
+    """The tables a :func:`write_result` call wrote for ``name`` (e.g. "table4_mnist_dense_full"),
+    as DataFrames, plus "notes" and "config" from its JSON; None when its first table is missing
+    (not run on this checkout; a later table that is missing is left out). ``results_dir`` defaults to ``results/real/``: how the notebooks
+    show committed real-data results without typing a number."""
+    base = Path(results_dir) if results_dir else repo_root() / "results" / "real"
+    if not (base / f"{name}_{tables[0]}.csv").exists():
+        return None
+    # an earlier run may lack the later tables ("tests", "runs"): those keys are then absent
+    out: dict[str, Any] = {t: pd.read_csv(base / f"{name}_{t}.csv") for t in tables
+                           if (base / f"{name}_{t}.csv").exists()}
+    cfg = json.loads((base / f"{name}_config.json").read_text())
+    out.update(notes=cfg.get("notes", ""), config=cfg.get("config", {}))
+    return out
 
 
 def run_all(profile: str | None = None, only: list[str] | None = None) -> list[Path]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -25,7 +24,7 @@ from ..robustness import robust_reconstruction_error
 from ..train import train_autoencoder
 from ..utils import repo_root
 from ..verdicts import claim_tests, runs_table, seeds_note
-from . import ExperimentResult, cached, experiment
+from . import ExperimentResult, cached, experiment, read_result
 
 # The paper's Table 4, MNIST half: error of the original, then (method -> error, ASR).
 PAPER_MNIST = {
@@ -173,19 +172,11 @@ def released_uae_table(path: str | None = None) -> pd.DataFrame | None:
     return table
 
 
-def real_table4(kind: str = "dense", tag: str = "full", root: str | None = None) -> dict[str, pd.DataFrame] | None:
+def real_table4(kind: str = "dense", tag: str = "full", root: str | None = None) -> dict[str, Any] | None:
     """The committed real-MNIST Table 4 of ``kind`` (``benchmarks/real_table4.py --tag full``):
-    {"summary": mean ± std per method, "tests": MINE-UAE against each row with Welch's t and the
-    verdict, "runs": one line per retraining seed}, with the run's notes in ``summary.attrs``;
-    None when it has not been run (the notebooks then say so)."""
-    base = Path(root) if root else repo_root() / "results" / "real"
-    stem = base / f"table4_mnist_{kind}_{tag}"
-    if not stem.with_name(stem.name + "_tests.csv").exists():
-        return None
-    out = {name: pd.read_csv(stem.with_name(f"{stem.name}_{name}.csv")) for name in ("summary", "tests", "runs")}
-    cfg = json.loads(stem.with_name(stem.name + "_config.json").read_text())
-    out["summary"].attrs["notes"] = cfg["notes"]
-    return out
+    "summary" (mean ± std per method), "tests" (MINE-UAE against each row: Welch's t, verdict),
+    "runs" (one line per retraining seed), "notes" and "config"; None when it has not been run."""
+    return read_result(f"table4_mnist_{kind}" + (f"_{tag}" if tag else ""), results_dir=root)
 
 
 def load_data(s):

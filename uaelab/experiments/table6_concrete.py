@@ -36,7 +36,7 @@ from ..data import (
 from ..metrics import extra_trees_accuracy, reconstruction_error
 from ..train import train_concrete
 from ..verdicts import claim_tests, runs_table, seeds_note
-from . import ExperimentResult, cached, experiment
+from . import ExperimentResult, cached, experiment, read_result
 from .table4_reconstruction import make_uae_attack, preset_note, split_overrides
 
 # The paper's Table 6: dataset -> (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE).
@@ -268,3 +268,10 @@ def table6_concrete(profile: str | None = None, progress: bool = True, **overrid
                        for r in {r["dataset"]: r for r in reversed(rows) if r["key"] == "original"}.values())
              + ". " + seeds_note(config["augment"]))
     return ExperimentResult("table6_concrete", config, tables, figures, notes)
+
+
+def real_table6(dataset: str = "mnist", tag: str = "full", root: str | None = None) -> dict[str, Any] | None:
+    """The committed real-data Table 6 of ``dataset`` (``benchmarks/real_table6.py --tag full``):
+    "summary", "tests" (MINE-UAE against each row, error and accuracy, Welch's t, verdict), "runs",
+    "notes" and "config"; None when it has not been run."""
+    return read_result(f"table6_{dataset}" + (f"_{tag}" if tag else ""), results_dir=root)
