@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.uaelab-installed
 
-.PHONY: setup reproduce test lab bench clean-cache mi-bench-venv mi-bench notebooks book book-venv
+.PHONY: setup reproduce test lint lab bench clean-cache mi-bench-venv mi-bench notebooks book book-venv
 
 # Create .venv if missing and install the pinned dependencies plus uaelab (editable).
 # Re-runs only when pyproject.toml changes.
@@ -19,11 +19,13 @@ $(STAMP): pyproject.toml
 reproduce: setup
 	UAELAB_PROFILE=$${UAELAB_PROFILE:-quick} $(PY) -m uaelab reproduce
 
-# All tests: the static book first (the browser test opens a page of it), ruff (pyflakes, import
-# order, line length; config in pyproject.toml), then unit tests, then every notebook (and its
-# solutions) under nbval.
-test: setup book
+# ruff (pyflakes, import order, line length; config in pyproject.toml): first, it takes a second.
+lint: setup
 	$(VENV)/bin/ruff check
+
+# All tests: ruff, the static book (the browser test opens a page of it), then the unit tests,
+# then every notebook (and its solutions) under nbval.
+test: setup lint book
 	$(PY) -m pytest tests notebooks --nbval-lax --durations=15
 
 # Every notebook and its solutions from its jupytext source notebooks/_src/NN_name.py (cells tagged

@@ -110,8 +110,9 @@ def read_result(name: str, tables: tuple[str, ...] = ("summary", "tests", "runs"
                 results_dir: Path | str | None = None) -> dict[str, Any] | None:
     """The tables a :func:`write_result` call wrote for ``name`` (e.g. "table4_mnist_dense_full"),
     as DataFrames, plus "notes" and "config" from its JSON; None when its first table is missing
-    (not run on this checkout; a later table that is missing is left out). ``results_dir`` defaults to ``results/real/``: how the notebooks
-    show committed real-data results without typing a number."""
+    (not run on this checkout; a later table that is missing is left out). ``results_dir``
+    defaults to ``results/real/``. This is how the notebooks show committed real-data results
+    without typing a number."""
     base = Path(results_dir) if results_dir else repo_root() / "results" / "real"
     if not (base / f"{name}_{tables[0]}.csv").exists():
         return None
