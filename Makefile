@@ -45,7 +45,8 @@ MATHJAX ?= 3.2.2
 $(BOOK_VENV)/.installed:
 	test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
 	$(BOOK_VENV)/bin/python -m pip install --quiet jupyter-book==1.0.4.post1
-	cd $(BOOK_VENV) && npm pack --silent mathjax@$(MATHJAX) >/dev/null
+	cd $(BOOK_VENV) && if command -v npm >/dev/null; then npm pack --silent mathjax@$(MATHJAX) >/dev/null; \
+	  else echo "npm not found: the book will load MathJax $(MATHJAX) from its CDN (formulas need a network)"; fi
 	touch $@
 
 book: setup book-venv
@@ -53,9 +54,12 @@ book: setup book-venv
 	cp docs/book/_config.yml docs/book/intro.md build/book/
 	cp docs/glossary.md docs/workshop.md build/book/docs/
 	mkdir -p build/book/_static/mathjax/output/chtml/fonts build/mathjax
-	tar -xzf $(BOOK_VENV)/mathjax-$(MATHJAX).tgz -C build/mathjax
-	cp build/mathjax/package/es5/tex-chtml.js build/book/_static/mathjax/
-	cp -r build/mathjax/package/es5/output/chtml/fonts/woff-v2 build/book/_static/mathjax/output/chtml/fonts/
+	if [ -f $(BOOK_VENV)/mathjax-$(MATHJAX).tgz ]; then \
+	  tar -xzf $(BOOK_VENV)/mathjax-$(MATHJAX).tgz -C build/mathjax && \
+	  cp build/mathjax/package/es5/tex-chtml.js build/book/_static/mathjax/ && \
+	  cp -r build/mathjax/package/es5/output/chtml/fonts/woff-v2 build/book/_static/mathjax/output/chtml/fonts/; \
+	else sed -i 's|^\( *mathjax_path:\).*|\1 "https://cdn.jsdelivr.net/npm/mathjax@$(MATHJAX)/es5/tex-chtml.js"|' \
+	  build/book/_config.yml; fi
 	$(PY) notebooks/_src/build.py --executed build/book
 	$(BOOK_VENV)/bin/jupyter-book build build/book --quiet
 	@echo "open build/book/_build/html/index.html"
