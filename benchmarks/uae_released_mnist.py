@@ -117,9 +117,16 @@ def main(argv=None) -> int:
         idx, x_adv, ok = store.load_adversarial(folder)
         frame = store.read_results(folder)
         with torch.no_grad():  # does the random start alone already succeed? (NaN for δ0 = 0)
-            f0 = crit(attack._init_x(x, torch.arange(len(x)), attack.settings.epsilon))
+            x0 = attack._init_x(x, torch.arange(len(x)), attack.settings.epsilon)
+            f0 = crit(x0)
             if attack.settings.delta_init == "zero":
                 f0 = torch.full_like(f0, float("nan"))
+        # how much of the returned δ is its random start δ0? cos(δ, δ0) and |δ - δ0| / |δ| over the
+        # successful samples (NaN for δ0 = 0): the attack's own contribution is the difference
+        d, d0 = (x_adv - x).flatten(1), (x0 - x).flatten(1)
+        start_cos = torch.nn.functional.cosine_similarity(d, d0, dim=1)[ok]
+        moved = ((d - d0).norm(dim=1) / d.norm(dim=1).clamp_min(1e-12))[ok]
+        zero_start = attack.settings.delta_init == "zero" or not ok.any()
         adv[name] = x_adv
         folders[name] = folder
         mi = torch.tensor(frame["mi_best"].to_numpy())[ok]
@@ -133,7 +140,10 @@ def main(argv=None) -> int:
                    linf_mean=sizes["mean_linf"],
                    l2_mean=sizes["mean_l2"], linf_max=sizes["max_linf"], cos_mean=sizes["mean_cos"],
                    start_succeeds=float("nan") if f0.isnan().any() else float((f0 <= 0).float().mean()),
-                   mi_best_q10=q(0.1), mi_best_q50=q(0.5), mi_best_q90=q(0.9))
+                   mi_best_q10=q(0.1), mi_best_q50=q(0.5), mi_best_q90=q(0.9),
+                   start_cos_q50=float("nan") if zero_start else float(start_cos.median()),
+                   start_cos_q10=float("nan") if zero_start else float(start_cos.quantile(0.1)),
+                   moved_from_start_q50=float("nan") if zero_start else float(moved.median()))
         report["methods"][name] = rec
         print(name, json.dumps(rec), flush=True)
         if "mine-uae" in adv and "no-mi" in adv:
@@ -188,14 +198,17 @@ def write(report: dict, out: Path) -> None:
         f"MINE: {', '.join(report['mine_overrides'])}, T = 40. Deviation: {report['deviation']}.",
         "",
         "| method | preset | ASR | start alone succeeds | mean L∞ of successful δ | mean L2 | max L∞ | "
-        "mean cos(x, x') | MI q10 / q50 / q90 | samples/s (threads) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "mean cos(x, x') | cos(δ, δ0) q50 (q10) | ‖δ − δ0‖ / ‖δ‖ q50 | MI q10 / q50 / q90 | samples/s (threads) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in report["methods"].items():
         mi = "–" if r["mi_best_q50"] != r["mi_best_q50"] else \
             f"{r['mi_best_q10']:.3g} / {r['mi_best_q50']:.3g} / {r['mi_best_q90']:.3g}"
+        sc, mv = r.get("start_cos_q50", float("nan")), r.get("moved_from_start_q50", float("nan"))
+        start = "–" if sc != sc else f"{sc:.4f} ({r['start_cos_q10']:.4f})"
         lines.append(f"| {name} | {r['preset']} | {r['asr']:.3f} | {r['start_succeeds']:.3f} | {r['linf_mean']:.4f} | "
-                     f"{r['l2_mean']:.3f} | {r['linf_max']:.3f} | {r['cos_mean']:.4f} | {mi} | "
+                     f"{r['l2_mean']:.3f} | {r['linf_max']:.3f} | {r['cos_mean']:.4f} | {start} | "
+                     f"{'–' if mv != mv else f'{mv:.3f}'} | {mi} | "
                      f"{r['samples_per_s']:.2f} ({r['threads']}) |")
     if "max_abs_diff_mine_uae_vs_no_mi" in report:
         lines += ["", f"MINE-UAE vs no-MI outputs: max per-pixel difference "
@@ -220,7 +233,9 @@ def write(report: dict, out: Path) -> None:
     lines += ["", "'start alone succeeds': fraction of samples whose random δ0 (Glorot-uniform, "
               "a = 0.086) already satisfies f ≤ 0 before any gradient step ('nan' for the paper preset, whose "
               "δ0 = 0). ASR: the fraction with a successful iterate; the released preset judges δ0..δ(T-1), each "
-              "before its update (so a successful start counts), the paper preset δ1..δT. MI: the returned "
+              "before its update (so a successful start counts), the paper preset δ1..δT. cos(δ, δ0) and "
+              "‖δ − δ0‖ / ‖δ‖: how much of a successful δ is its random start δ0 (medians over the successful "
+              "samples; '–' where δ0 = 0). MI: the returned "
               "iterate's estimate in nats (closed-form "
               "rows: the exact value of their m; MINE rows: the DV estimate of the statistics networks).",
               "", f"Last command: `{report['command']}`" + (f" ({report['wall_s_total']:.0f} s wall; rows it "

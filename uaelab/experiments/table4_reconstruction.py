@@ -164,7 +164,8 @@ def released_uae_table(path: str | None = None) -> pd.DataFrame | None:
     if not file.exists():
         return None
     report = json.loads(file.read_text())
-    cols = ["preset", "asr", "start_succeeds", "linf_mean", "l2_mean", "cos_mean", "mi_best_q50", "samples_per_s"]
+    cols = ["preset", "asr", "start_succeeds", "linf_mean", "l2_mean", "cos_mean", "start_cos_q50",
+            "moved_from_start_q50", "mi_best_q50", "samples_per_s"]
     table = pd.DataFrame.from_dict(report["methods"], orient="index")
     table = table[[c for c in cols if c in table.columns]]
     table.attrs.update({k: report.get(k) for k in ("n", "model", "mine_overrides", "deviation", "command",
