@@ -12,6 +12,7 @@ results/real/uae_released_mnist.md):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_table4.py --train 0 --test 0 --kinds dense \
         --epochs "" --retrain-seeds 0,1,2 --tag full \
+        --methods original,mine-uae,l2-uae,ga:0.01,ga:0.001,duplicate,no-mi,closed-form,start-only \
         --attack "mine.K=96,mine.m=32,mine.steps=5,mine.projection=per_attack,mi_eval_steps=0"
 
 The settings actually used are written to results/real/table4_reconstruction_config.json.

@@ -216,3 +216,24 @@ def test_attack_input_errors_name_the_fix():
 
     with pytest.raises(ValueError, match="mi_direction"):
         make_attack("mine-uae", ae, criterion=Forgetful(), overrides=["minmax.T=1"])(torch.rand(2, 1, 8, 8))
+
+
+def test_start_only_is_the_minmax_start_kept_where_it_succeeds(digits_ae):
+    """The "start-only" augmentation control: the MinMax loop stopped before its first step, with
+    the same δ0 draw as MINE-UAE; a success is exactly x + δ0, and the row is a control label."""
+    from uaelab.augment import CONTROL_LABELS, parse_method
+    from uaelab.experiments.table4_reconstruction import make_uae_attack
+
+    ae, data = digits_ae
+    x, idx = data.x_train[:64], torch.arange(64)
+    method = parse_method("start-only")
+    assert method.label in CONTROL_LABELS and method.stream == parse_method("mine-uae").stream
+    att = make_uae_attack(method, ae, "quick", (), 0, preset="reference_code")
+    ref = make_uae_attack(parse_method("mine-uae"), ae, "quick", (), 0, preset="reference_code")
+    assert att.settings.T == 1 and att.seed == ref.seed
+    res = att(x, indices=idx)
+    x0 = ref._init_x(x, idx, ref.settings.epsilon)
+    crit = C.reconstruction(ae, norm="sq")(x, None)
+    with torch.no_grad():
+        assert torch.equal(res.success, crit(x0) <= 0)
+    assert torch.equal(res.x_adv[res.success], x0[res.success])
