@@ -165,7 +165,8 @@ for name in ("mnist", "fashion-mnist", "coil20", "isolet"):
     if full is None:
         print(f"{name}: not run yet on this checkout")
         continue
-    frames.append(full["tests"][["dataset", "metric", "claim", "difference", "welch_p", "verdict"]])
+    tests = full["tests"].rename(columns={"model": "dataset"})  # the tests group by the table's model column
+    frames.append(tests[["dataset", "metric", "claim", "difference", "welch_p", "verdict"]])
 if frames:
     display(pd.concat(frames).reset_index(drop=True))
 #
