@@ -32,7 +32,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from _common import loadavg  # noqa: E402
+from _common import loadavg, mnist_missing  # noqa: E402
 from uae_released_mnist import METHODS, RELEASED_MINE  # noqa: E402
 from uaelab import zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
@@ -49,8 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(HERE / "results" / "closed_form.json"))
     args = ap.parse_args(argv)
-    if not Path(args.root, "MNIST", "raw").is_dir():
-        print(f"skipped: no MNIST under {args.root}")
+    if mnist_missing(args.root):
         return 0
     torch.set_num_threads(args.threads)
     data = load_dataset("mnist", root=args.root)

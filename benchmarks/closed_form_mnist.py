@@ -19,6 +19,9 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
+
+from _common import mnist_missing  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,8 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--root", default=str(REPO.parent / "shared" / "data"), help="folder holding MNIST/raw/*.gz")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    if not Path(args.root, "MNIST", "raw").is_dir():
-        print(f"skipped: no MNIST under {args.root}")
+    if mnist_missing(args.root):
         return 0
     torch.set_num_threads(args.threads)
     os.environ["UAELAB_DATA"] = args.root

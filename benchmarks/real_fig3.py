@@ -22,6 +22,9 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
+
+from _common import mnist_missing  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -34,8 +37,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "results" / "real"))
     ap.add_argument("--figures", default=str(REPO / "figures" / "real"))
     a = ap.parse_args(argv)
-    if not Path(a.root, "MNIST", "raw").is_dir():
-        print(f"skipped: no MNIST under {a.root}")
+    if mnist_missing(a.root):
         return 0
     torch.set_num_threads(a.threads)
     import matplotlib

@@ -27,7 +27,9 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
+from _common import mnist_missing  # noqa: E402
 from uaelab import metrics, zoo  # noqa: E402
 from uaelab.data import load_dataset  # noqa: E402
 from uaelab.experiments import cached  # noqa: E402
@@ -52,8 +54,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tag", default="mnist", help="suffix of the output files")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    if not Path(args.root, "MNIST", "raw").is_dir():
-        print(f"skipped: no MNIST under {args.root}")
+    if mnist_missing(args.root):
         return 0
 
     data = load_dataset("mnist", root=args.root, limit=args.train_limit)

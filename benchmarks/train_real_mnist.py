@@ -22,7 +22,9 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
+from _common import mnist_missing  # noqa: E402
 from uaelab import metrics, zoo  # noqa: E402
 from uaelab.data import load_dataset  # noqa: E402
 from uaelab.train import recipe_settings  # noqa: E402
@@ -68,8 +70,7 @@ def main(argv=None) -> int:
         write([], Path(args.out))
         return 0
     caps = {k: int(v) for k, v in (item.split("=") for item in args.epochs)}
-    if not Path(args.root, "MNIST", "raw").is_dir():
-        print(f"skipped: no MNIST under {args.root}")
+    if mnist_missing(args.root):
         return 0
     data = load_dataset("mnist", root=args.root)
     rows = []

@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import loadavg  # noqa: E402
+from _common import loadavg, mnist_missing  # noqa: E402
 from uaelab import store, zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
 from uaelab.criteria import reconstruction  # noqa: E402
@@ -80,8 +80,7 @@ def main(argv=None) -> int:
         write(json.loads(Path(args.out).with_suffix(".json").read_text()), Path(args.out))
         return 0
     torch.set_num_threads(args.threads)
-    if not Path(args.root, "MNIST", "raw").is_dir():
-        print(f"skipped: no MNIST under {args.root}")
+    if mnist_missing(args.root):
         return 0
     data = load_dataset("mnist", root=args.root)
     t0 = time.perf_counter()
