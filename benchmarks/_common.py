@@ -19,3 +19,26 @@ def mnist_missing(root: str | Path) -> bool:
         return False
     print(f"skipped: no MNIST under {root}")
     return True
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command that ran ``script`` (empty arguments quoted), for the run logs beside results."""
+    import sys
+
+    args = argv if argv is not None else sys.argv[1:]
+    return f"python benchmarks/{script} " + " ".join(f"'{x}'" if (not x or " " in x) else x for x in args)
+
+
+def log_invocation(entry: dict | None, seconds: float, command: str) -> dict:
+    """``entry`` (a run log's record of one table, or None) with this invocation appended to its
+    "invocations" and "seconds" their total: a rerun served from the cache must not replace the
+    real run's time."""
+    import time
+
+    entry = entry or {}
+    # a log written before invocations were kept holds one run's "seconds" (and maybe "command")
+    earlier = entry.get("invocations") or ([{"seconds": entry["seconds"], "command": entry.get("command")}]
+                                           if "seconds" in entry else [])
+    runs = [*earlier,
+            {"seconds": round(seconds), "command": command, "finished": time.strftime("%Y-%m-%d %H:%M")}]
+    return {**entry, "seconds": sum(r["seconds"] for r in runs), "invocations": runs}

@@ -32,7 +32,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from _common import loadavg, mnist_missing  # noqa: E402
+from _common import command_line, loadavg, mnist_missing  # noqa: E402
 from uae_released_mnist import METHODS, RELEASED_MINE  # noqa: E402
 from uaelab import zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         "max_abs_diff_mine_vs_no_mi": float((adv["mine"] - adv["no_mi"]).abs().max()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                     "loadavg_before": load_before, "loadavg_after": loadavg()},
-        "command": "python benchmarks/bench_closed_form.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("bench_closed_form.py", argv),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import mnist_missing  # noqa: E402
+from _common import command_line, mnist_missing  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     from uaelab import metrics, zoo
     from uaelab.data import load_dataset
     from uaelab.experiments import cached
+    from uaelab.experiments.classifier_setup import correct_samples
     from uaelab.experiments.eps_sweep import EpsSweepSettings, success_table, sweep, sweep_figure
     from uaelab.train import recipe_settings
 
@@ -55,10 +56,7 @@ def main(argv=None) -> int:
     settings = recipe_settings("classifier", "paper").replace(epochs=3, optimizer="adam", lr=1e-3)
     model = zoo.get_model("classifier", data, settings=settings, profile="paper", seed=0, progress=True).eval()
     acc = metrics.accuracy(model, data.x_test, data.y_test)
-    with torch.no_grad():
-        pred = torch.cat([model(data.x_test[i:i + 512]).argmax(1) for i in range(0, len(data.x_test), 512)])
-    idx = torch.nonzero(pred == data.y_test).flatten()[:a.n]
-    x, y = data.x_test[idx], data.y_test[idx]
+    x, y, idx = correct_samples(model, data.x_test, data.y_test, a.n)
     s = EpsSweepSettings.from_profile("paper", samples=tuple(range(a.n)), T=a.T, sampler=a.sampler)
     config = {"eps_sweep": s.to_dict(), "classifier": settings.to_dict(), "test_accuracy": acc,
               "test_indices": idx.tolist(), "data": data.fingerprint()}
@@ -89,7 +87,7 @@ def main(argv=None) -> int:
     for m, title in titles.items():
         sweep_figure(results, m, title).savefig(figs / f"fig3_mnist_{m}.png", dpi=110, bbox_inches="tight",
                                                 metadata={"Software": None})
-    cmd = "python benchmarks/real_fig3.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = command_line("real_fig3.py", argv)
     (out / "fig3_mnist_config.json").write_text(json.dumps(
         {**config, "command": cmd, "wall_s": time.perf_counter() - t0, "threads": a.threads,
          "deviation": "classifier: 3 epochs of Adam (released: 50 epochs of SGD, Nesterov 0.9)"}, indent=1))

@@ -27,6 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
+
+from _common import command_line, log_invocation  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -66,20 +69,21 @@ def main(argv=None) -> int:
     if a.methods:
         common["methods"] = tuple(m for m in a.methods.split(",") if m)
     kinds = [k for k in a.kinds.split(",") if k]
-    log = {}
+    command = command_line("real_table4.py", argv)
+    suffix = ("_steps" if a.budget == "steps" else "") + (f"_{a.tag}" if a.tag else "")
+    log_path = Path(a.out) / f"table4_{a.dataset}_runs_{'_'.join(kinds)}{suffix}.json"
+    # every invocation is kept: a rerun served from the cache must not replace the real run's time
+    log = json.loads(log_path.read_text()) if log_path.exists() else {}
     for kind in kinds:
         t0 = time.time()
         ep = int(epochs[kind]) if kind in epochs else None
         res = table4_reconstruction("paper", kinds=(kind,), epochs=ep, **common)
-        log[kind] = {"epochs": ep, "seconds": round(time.time() - t0), "config": res.config}
+        log[kind] = {**log_invocation(log.get(kind), time.time() - t0, command), "epochs": ep, "config": res.config}
         out = Path(a.out)
-        suffix = ("_steps" if a.budget == "steps" else "") + (f"_{a.tag}" if a.tag else "")
         res.name = f"table4_{a.dataset}_{kind}{suffix}"
         write_result(res, "paper", figures_dir=out, results_dir=out)
-        log["command"] = "python benchmarks/real_table4.py " + " ".join(
-            f"'{x}'" if (not x or " " in x) else x for x in (argv if argv is not None else sys.argv[1:]))
-        (out / f"table4_{a.dataset}_runs_{'_'.join(kinds)}{suffix}.json").write_text(
-            json.dumps(log, indent=1, default=str))
+        log["command"] = command
+        log_path.write_text(json.dumps(log, indent=1, default=str))
         print(f"[{time.strftime('%H:%M:%S')}] {kind} done in {time.time() - t0:.0f}s", flush=True)
         print(res.tables["paper_style"].to_markdown(), flush=True)
         print(res.tables["direction"].to_markdown(), flush=True)

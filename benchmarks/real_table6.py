@@ -26,6 +26,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
+
+from _common import command_line, log_invocation  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -55,7 +58,10 @@ def main(argv=None) -> int:
     from uaelab.experiments.table6_concrete import table6_concrete
 
     torch.set_num_threads(a.threads)
-    log = {}
+    command = command_line("real_table6.py", argv)
+    suffix = ("_steps" if a.budget == "steps" else "") + (f"_{a.tag}" if a.tag else "")
+    runs = Path(a.out) / f"table6_runs{suffix}.json"
+    log = json.loads(runs.read_text()) if runs.exists() else {}  # other datasets' runs stay
     for name in [d for d in a.datasets.split(",") if d]:
         t0 = time.time()
         limit = a.train if name in ("mnist", "fashion-mnist") else None
@@ -64,17 +70,12 @@ def main(argv=None) -> int:
                               methods=tuple(a.methods.split(",")), seeds=(0,), budget=a.budget,
                               model_seed=a.model_seed, preset=a.preset,
                               retrain_seeds=tuple(int(x) for x in a.retrain_seeds.split(",") if x))
-        log[name] = {"train_limit": limit, "seconds": round(time.time() - t0), "config": res.config,
-                     "notes": res.notes}
+        log[name] = {**log_invocation(log.get(name), time.time() - t0, command), "train_limit": limit,
+                     "config": res.config, "notes": res.notes, "command": command}
         out = Path(a.out)
-        suffix = ("_steps" if a.budget == "steps" else "") + (f"_{a.tag}" if a.tag else "")
         res.name = f"table6_{name}{suffix}"
         write_result(res, "paper", figures_dir=out, results_dir=out)
-        log[name]["command"] = "python benchmarks/real_table6.py " + " ".join(
-            f"'{x}'" if (not x or " " in x) else x for x in (argv if argv is not None else sys.argv[1:]))
-        runs = out / f"table6_runs{suffix}.json"
-        earlier = json.loads(runs.read_text()) if runs.exists() else {}  # other datasets' runs stay
-        runs.write_text(json.dumps({**earlier, **log}, indent=1, default=str))
+        runs.write_text(json.dumps(log, indent=1, default=str))
         print(f"[{time.strftime('%H:%M:%S')}] {name} done in {time.time() - t0:.0f}s", flush=True)
         print(res.tables["vs_paper"].to_markdown(), flush=True)
     return 0

@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import loadavg, mnist_missing  # noqa: E402
+from _common import command_line, loadavg, mnist_missing  # noqa: E402
 from uaelab import store, zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
 from uaelab.criteria import reconstruction  # noqa: E402
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     json_path = out.with_suffix(".json")
     report = json.loads(json_path.read_text()) if json_path.exists() else {}
     report.update({
-        "command": "python benchmarks/uae_released_mnist.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("uae_released_mnist.py", argv),
         "model": {"kind": "dense 784-128-784", "recipe": "released (paper profile)", "train_images": len(data.x_train),
                   "test_mse": reconstruction_error(ae, data.x_test)},
         "n": args.n, "mine_overrides": RELEASED_MINE,

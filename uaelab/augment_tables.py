@@ -10,6 +10,10 @@ import pandas as pd
 from .augment import CONTROL_LABELS, improvement
 
 
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """:func:`uaelab.augment.run_augmentation` rows as a DataFrame, without the example tensors."""
+    return pd.DataFrame([{k: v for k, v in r.items() if k != "examples"} for r in rows])
+
 def summarize(rows: list[dict[str, Any]], metrics: dict[str, tuple[str, bool]],
               group: tuple[str, ...] = ("model",)) -> pd.DataFrame:
     """Mean, std and improvement per (group..., method) from :func:`run_augmentation` rows.
@@ -17,7 +21,7 @@ def summarize(rows: list[dict[str, Any]], metrics: dict[str, tuple[str, bool]],
     Columns: ``<metric>``, ``<metric>_std`` (0 for single runs), ``<metric>_improvement``
     (fraction, positive = better, from the means), ``asr``, ``runs``.
     """
-    df = pd.DataFrame([{k: v for k, v in r.items() if k != "examples"} for r in rows])
+    df = rows_frame(rows)
     keys = list(group) + ["method"]
     out = []
     for gkey, sub in df.groupby(list(group), sort=False):

@@ -18,6 +18,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .augment_tables import rows_frame
+
 VERDICTS = ("holds", "does not hold", "within noise", "not tested")
 ALPHA = 0.05  # the level every verdict in results/ uses
 
@@ -59,12 +61,16 @@ def verdict(a: Iterable[float], b: Iterable[float], better: str = "lower", alpha
     if better not in ("lower", "higher"):
         raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
     a, b = list(a), list(b)
-    t, p = welch(a, b)
+    return _decide(float(np.mean(a)) - float(np.mean(b)), welch(a, b)[1], better, alpha)
+
+
+def _decide(difference: float, p: float, better: str, alpha: float) -> str:
+    """The verdict of "a beats b" from mean(a) - mean(b) and the test's p."""
     if math.isnan(p):
         return "not tested"
-    claimed = np.mean(a) < np.mean(b) if better == "lower" else np.mean(a) > np.mean(b)
     if p >= alpha:
         return "within noise"
+    claimed = difference < 0 if better == "lower" else difference > 0
     return "holds" if claimed else "does not hold"
 
 
@@ -76,7 +82,9 @@ def claim_tests(rows: list[dict[str, Any]], metric: str, better: str = "lower", 
     Columns: the two means and stds, runs, the mean difference (subject - other), Welch's t and p,
     the paired p over shared retraining seeds, and the verdict of "subject beats other".
     """
-    df = pd.DataFrame([{k: v for k, v in r.items() if k != "examples"} for r in rows])
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    df = rows_frame(rows)
     if "retrain_seed" not in df:
         df["retrain_seed"] = df.get("seed", 0)
     out = []
@@ -90,21 +98,22 @@ def claim_tests(rows: list[dict[str, Any]], metric: str, better: str = "lower", 
             osub = osub.sort_values("retrain_seed")
             a, b = mine[metric].to_numpy(float), osub[metric].to_numpy(float)
             t, p = welch(a, b)
+            diff = float(a.mean() - b.mean())
             shared = sorted(set(mine["retrain_seed"]) & set(osub["retrain_seed"]))
             pa = mine.set_index("retrain_seed").loc[shared, metric].to_numpy(float)
             pb = osub.set_index("retrain_seed").loc[shared, metric].to_numpy(float)
             out.append({group: gkey, "claim": f"{subject} beats {other}", "subject": float(a.mean()),
                         "subject_std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "other": float(b.mean()),
                         "other_std": float(b.std(ddof=1)) if len(b) > 1 else 0.0, "runs": f"{len(a)} vs {len(b)}",
-                        "difference": float(a.mean() - b.mean()), "welch_t": t, "welch_p": p,
-                        "paired_p": paired(pa, pb)[1], "verdict": verdict(a, b, better, alpha)})
+                        "difference": diff, "welch_t": t, "welch_p": p, "paired_p": paired(pa, pb)[1],
+                        "verdict": _decide(diff, p, better, alpha)})
     return pd.DataFrame(out).set_index([group, "claim"]) if out else pd.DataFrame()
 
 
 def runs_table(rows: list[dict[str, Any]], metrics: dict[str, Any]) -> pd.DataFrame:
     """One line per run (model, method, seeds, every metric, ASR): what the verdicts are computed from."""
     cols = ["model", "method", "seed", "retrain_seed", *metrics, "asr", "n_train"]
-    df = pd.DataFrame([{k: v for k, v in r.items() if k != "examples"} for r in rows])
+    df = rows_frame(rows)
     return df[[c for c in cols if c in df.columns]].reset_index(drop=True)
 
 

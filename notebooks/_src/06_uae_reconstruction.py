@@ -298,6 +298,7 @@ for kind in ("dense", "sparse"):
         print(f"{kind}: not run yet on this checkout (benchmarks/real_table4.py --kinds {kind} --tag full)")
         continue
     print(f"--- {kind} autoencoder ---")
+    print(full["notes"])  # the run's budget, preset and seeds
     display(full["summary"][["method", "error", "error_std", "asr", "runs"]])
     display(full["tests"][["claim", "difference", "welch_p", "paired_p", "verdict"]])
     dup = full["tests"].set_index("claim").loc["MINE-UAE beats Duplicate"]

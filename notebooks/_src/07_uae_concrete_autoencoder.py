@@ -165,6 +165,7 @@ for name in ("mnist", "fashion-mnist", "coil20", "isolet"):
     if full is None:
         print(f"{name}: not run yet on this checkout")
         continue
+    print(f"{name}: {full['notes']}")  # the run's budget, preset and seeds
     tests = full["tests"].rename(columns={"model": "dataset"})  # the tests group by the table's model column
     frames.append(tests[["dataset", "metric", "claim", "difference", "welch_p", "verdict"]])
 if frames:

@@ -146,12 +146,14 @@ def make_uae_attack(method: Method, model, profile: str, attack_set: tuple[str, 
                        seed=seed, **kwargs)
 
 
-def preset_note(preset: str) -> str:
-    """The sentence every augmentation table carries about the attack configuration."""
+def preset_note(preset: str, attack_set: tuple[str, ...] = ()) -> str:
+    """The sentence every augmentation table carries about the attack configuration: the preset,
+    then the overrides the run gave (its MINE budget, when reduced)."""
+    budget = f" Attack overrides: {', '.join(attack_set)}." if attack_set else ""
     if preset == "reference_code":
         return ("Attacks: the released code's configuration (preset reference_code: summed squares, Glorot "
-                "δ0, c0 = 1e-3, lowest-f fallback; MNIST units on inputs smaller than MNIST).")
-    return "Attacks: the paper-text configuration (preset paper: L2 norms, δ0 = 0, c0 = 0)."
+                "δ0, c0 = 1e-3, lowest-f fallback; MNIST units on inputs smaller than MNIST)." + budget)
+    return "Attacks: the paper-text configuration (preset paper: L2 norms, δ0 = 0, c0 = 0)." + budget
 
 
 RELEASED_UAE_RESULTS = "results/real/uae_released_mnist.json"  # benchmarks/uae_released_mnist.py
@@ -264,7 +266,8 @@ def table4_reconstruction(profile: str | None = None, progress: bool = True, **o
     }
     fig = uae_figure(rows, s.kinds[0])
     figures = {"uaes": fig} if fig is not None else {}
-    notes = (f"{s.dataset}, {rows[0]['n_train']} training images, kinds {', '.join(s.kinds)}. {preset_note(s.preset)} "
+    notes = (f"{s.dataset}, {rows[0]['n_train']} training images, kinds {', '.join(s.kinds)}. "
+             f"{preset_note(s.preset, s.attack_set)} "
              "Improvement: ↑ = lower test error than the original model (relative). 'Duplicate' retrains on "
              "original + an exact copy: the control for the doubled number of gradient steps at equal epochs. "
              "Per-sample MINE uses random sampling for every autoencoder, the conv AE included (a stated "

@@ -209,6 +209,7 @@ def table5_simclr(profile: str | None = None, progress: bool = True, **overrides
     figures = {"uaes": fig} if fig is not None else {}
     notes = (f"{s.dataset}, {rows[0]['n_train']} training images, encoder {s.encoder}; PGD ε={s.pgd_eps:.4g}, "
              f"{s.pgd_steps} steps on encoder + linear probe. Loss ↑ = lower (relative); accuracy changes are "
-             f"differences of fractions. {preset_note(s.preset)} The released SimCLR criterion (50 tiled "
+             f"differences of fractions. {preset_note(s.preset, s.attack_set)} "
+             "The released SimCLR criterion (50 tiled "
              "augmented copies, c step t^(1/2)) is not implemented: a stated deviation.")
     return ExperimentResult("table5_simclr", config, tables, figures, notes)

@@ -263,7 +263,7 @@ def table6_concrete(profile: str | None = None, progress: bool = True, **overrid
     figures = {"selected": selection_figure(rows, known_as(s.datasets[0]))}
     notes = ("Error: per-pixel test MSE (↑ = lower, relative). Accuracy: Extra-Trees on the selected "
              "features; its change is a difference of fractions. 'Duplicate' (original + exact copy) is the "
-             f"control for the doubled number of gradient steps. {preset_note(s.preset)} " +
+             f"control for the doubled number of gradient steps. {preset_note(s.preset, s.attack_set)} " +
              "; ".join(f"{r['dataset']}: d={r['d']}, M={r['M']}, {r['n_train']} train, {r['n_test']} test"
                        for r in {r["dataset"]: r for r in reversed(rows) if r["key"] == "original"}.values())
              + ". " + seeds_note(config["augment"]))
