@@ -1,11 +1,15 @@
 """Attack criteria: hand-computed values, directions, the logits check and batch factories."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
 
 from uaelab import criteria as C
+from uaelab.attacks import attack_config, make_attack
+from uaelab.models.simclr import SimCLR, SmallEncoder, nt_xent
 
 
 class FixedLogits(nn.Module):
@@ -109,3 +113,57 @@ def test_infer_criterion_from_model():
     assert isinstance(C.infer(clf, x, torch.tensor([0, 1])), C.CWMargin)
     with pytest.raises(ValueError, match="criterion"):
         C.infer(clf, x, None)
+
+
+def test_tiled_contrastive_is_constant_with_identity_views():
+    """The released SimCLR criterion: identical views make every similarity equal, so the loss is
+    2·log(2·copies − 1) for any encoder and input (closed form), and f is 0 up to rounding."""
+    torch.manual_seed(0)
+    enc = SimCLR(SmallEncoder((1, 12, 12), width=4)).eval()
+    x = torch.rand(3, 1, 12, 12)
+    for copies in (2, 50):
+        crit = C.TiledContrastive(enc, x, copies=copies)
+        assert crit.constant() == pytest.approx(2 * math.log(2 * copies - 1))
+        assert torch.allclose(crit.base, torch.full((3,), crit.constant()), atol=1e-5)
+        xa = torch.rand_like(x).requires_grad_(True)  # any other input: the same loss
+        f = crit(xa)
+        assert f.abs().max() < 1e-5
+        grad = torch.autograd.grad(f.sum(), xa)[0]
+        assert grad.abs().max() < 1e-6  # nothing for c·f⁺ to push against
+
+
+def test_tiled_contrastive_with_views_matches_nt_xent_and_is_batch_independent():
+    torch.manual_seed(1)
+    enc = SimCLR(SmallEncoder((1, 12, 12), width=4)).eval()
+    x = torch.rand(2, 1, 12, 12)
+    shift = torch.linspace(-0.1, 0.1, 6).view(6, 1, 1, 1)  # a fixed, differentiable "augmentation"
+
+    def augment(v):  # v: [B·2·copies, ...] sample-major; copies = 3
+        return (v + shift.repeat(v.shape[0] // 6, 1, 1, 1)).clamp(0, 1)
+
+    crit = C.TiledContrastive(enc, x, copies=3, augment=augment)
+    assert crit.constant() is None
+    with torch.no_grad():
+        for i in range(2):
+            views = enc(augment(x[i:i + 1].repeat(6, 1, 1, 1)))
+            want = 2 * nt_xent(views[:3], views[3:], 0.5)
+            assert float(crit.base[i]) == pytest.approx(float(want), rel=1e-5)
+        alone = C.TiledContrastive(enc, x[1:], copies=3, augment=augment).base
+    assert torch.allclose(alone, crit.base[1:], atol=1e-6)
+
+
+def test_simclr_reference_preset_uses_the_released_criterion_and_dual_step():
+    enc = SimCLR(SmallEncoder((1, 12, 12), width=4)).eval()
+    ref = make_attack("mine-uae", enc, kind="simclr", preset="reference_code")
+    assert (ref.settings.contrastive, ref.settings.dual_power) == ("tiled", 0.5)
+    paper = make_attack("mine-uae", enc, kind="simclr", preset="paper")
+    assert (paper.settings.contrastive, paper.settings.dual_power) == ("views", 0.25)
+    # the autoencoder attack keeps t^(1/4) under the same preset
+    ae = make_attack("mine-uae", torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(144, 144),
+                                                     torch.nn.Unflatten(1, (1, 12, 12))), preset="reference_code")
+    assert ae.settings.dual_power == 0.25
+    # fields added later stay out of the cache key at their defaults (old UAE folders stay valid)
+    assert "dual_power" not in attack_config(paper)["settings"]
+    assert attack_config(ref)["settings"]["dual_power"] == 0.5
+    with pytest.raises(ValueError, match="dual_power"):
+        ref.settings.replace(dual_power=0.0)

@@ -66,6 +66,9 @@ class Settings:
     """
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {}
+    # fields added after results were cached under keys without them: left out of key_dict()
+    # while at their default, so those caches (UAE folders of day-long runs) stay valid
+    KEY_OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ()
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -113,6 +116,17 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of the fields (tuples become lists)."""
         return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def key_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` for cache keys: fields in ``KEY_OMIT_AT_DEFAULT`` are left out while
+        they hold their default (a key made before the field existed still matches)."""
+        out = self.to_dict()
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        for name in self.KEY_OMIT_AT_DEFAULT:
+            assert name in defaults, f"{type(self).__name__}.KEY_OMIT_AT_DEFAULT names unknown field {name}"
+            if out[name] == defaults[name]:
+                del out[name]
+        return out
 
     def validate(self) -> None:
         """Raise ``ValueError`` on bad field values; subclasses extend this."""

@@ -8,10 +8,12 @@ and ``"min"`` when it should make x' as different as possible (unsupervised: min
 * :class:`CWMargin` - Carlini–Wagner margin on logits (untargeted / targeted, κ). "max".
 * :class:`Reconstruction` - ``||x - Φ(x')|| - ||x - Φ(x)|| + κ`` for an autoencoder Φ. "min".
 * :class:`Contrastive` - contrastive loss of x' against x's views minus that of x. "min".
+* :class:`TiledContrastive` - the released SimCLR criterion (tiled copies; constant, see there). "min".
 * :class:`FromCallable` - any ``fn(x_adv) -> Tensor[B]``; the direction must be given.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Literal
 
 import torch
@@ -195,6 +197,61 @@ class Contrastive(Criterion):
         return self.loss(x_adv) - self.base + self.kappa
 
 
+class TiledContrastive(Criterion):
+    """The released SimCLR criterion (setup_contrast.py): per sample, the SimCLR loss of a batch
+    made of ``copies`` copies of the query, two views each, minus the same for x:
+    ``f = L(x') − L(x) + κ`` with ``L = loss_a + loss_b`` (both directions of NT-Xent at
+    temperature τ, as SimCLR's ``add_contrastive_loss``; = 2 × :func:`~uaelab.models.simclr.nt_xent`).
+
+    The released code makes the views with SimCLR's ``preprocess_image(is_training=False,
+    test_crop=False)``, which is the identity, so its 2·copies views are one embedding repeated.
+    Then every similarity in the batch is the same number and ``L = 2·log(2·copies − 1)`` for
+    every input (9.19 for 50 copies): f is 0 up to float rounding, the criterion constrains
+    nothing, and the attack only minimises MI. ``augment=None`` (default) reproduces that,
+    computing the encoder once per sample (the copies are identical); :meth:`constant` gives
+    the closed form. Pass a differentiable ``augment(x) -> view`` for the criterion the paper's
+    text implies (fresh random views of every copy; ~2·copies encoder passes per sample).
+    Each sample's loss uses only its own copies, so f does not depend on the batch.
+    """
+
+    mi_direction = "min"
+
+    def __init__(self, encoder: nn.Module, x: Tensor, copies: int = 50, temperature: float = 0.5,
+                 kappa: float = 0.0, augment: Callable[[Tensor], Tensor] | None = None):
+        if temperature <= 0:
+            raise ValueError("temperature must be > 0")
+        if copies < 2:
+            raise ValueError(f"copies must be >= 2 (the released code tiles 50), got {copies}")
+        self.model, self.copies, self.tau, self.kappa = encoder, int(copies), float(temperature), float(kappa)
+        self.augment = augment
+        self.batch_size = x.shape[0]
+        with torch.no_grad():
+            self.base = self.loss(x)
+
+    def constant(self) -> float | None:
+        """``2·log(2·copies − 1)``, the loss of every input when the views are the identity
+        (``augment=None``); None when random views make it depend on the input."""
+        return 2 * math.log(2 * self.copies - 1) if self.augment is None else None
+
+    def loss(self, q_x: Tensor) -> Tensor:
+        """L(q) per sample, [B]."""
+        B, n = q_x.shape[0], self.copies
+        if self.augment is None:  # identical views: one encoder pass, repeated 2·copies times
+            z = F.normalize(self.model(q_x), dim=-1)[:, None, :].expand(B, 2 * n, -1)
+        else:
+            tiled = q_x.repeat_interleave(2 * n, dim=0)  # [B·2n, ...], sample-major
+            z = F.normalize(self.model(self.augment(tiled)), dim=-1).view(B, 2 * n, -1)
+        sim = z @ z.transpose(1, 2) / self.tau  # [B, 2n, 2n]
+        eye = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+        sim = sim.masked_fill(eye, float("-inf"))
+        pos = (torch.arange(2 * n, device=z.device) + n) % (2 * n)  # view k's partner: k ± n
+        own = sim.gather(2, pos.view(1, -1, 1).expand(B, -1, 1)).squeeze(2)  # [B, 2n]
+        return 2 * (torch.logsumexp(sim, 2) - own).mean(1)
+
+    def __call__(self, x_adv: Tensor) -> Tensor:
+        return self.loss(x_adv) - self.base + self.kappa
+
+
 class FromCallable(Criterion):
     """Wrap any ``fn(x_adv) -> Tensor[B]`` (success where <= 0); ``mi_direction`` is required."""
 
@@ -228,6 +285,11 @@ def reconstruction(autoencoder: nn.Module, norm: Literal["l2", "sq"] = "l2", kap
 def contrastive(encoder: nn.Module, **kwargs):
     """Factory ``(x, y) -> Contrastive(encoder, x, **kwargs)``."""
     return lambda x, y=None: Contrastive(encoder, x, **kwargs)
+
+
+def tiled_contrastive(encoder: nn.Module, **kwargs):
+    """Factory ``(x, y) -> TiledContrastive(encoder, x, **kwargs)``."""
+    return lambda x, y=None: TiledContrastive(encoder, x, **kwargs)
 
 
 def infer(model: nn.Module, x: Tensor, y: Tensor | None, *, kappa: float = 0.0,

@@ -114,9 +114,12 @@ def register_attack(name: str, cls: type[Attack], *, component: str, kind: str =
 # the paper's numbers (REFERENCE.md): c0 = 1e-3, summed squared reconstruction error for the
 # criterion and the L2-UAE objective, the lowest-f iterate when nothing succeeds, a random
 # Glorot-uniform δ0, the projection redrawn at every evaluation.
+# "simclr": what the released SimCLR attack (contrast_attack.py) does besides: its tiled-copies
+# criterion (uaelab.criteria.TiledContrastive) and the dual step with t^(1/2).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
-    "reference_code": {"attack": REFERENCE_CODE, "mine": {"projection": "per_evaluation"}},
+    "reference_code": {"attack": REFERENCE_CODE, "mine": {"projection": "per_evaluation"},
+                       "simclr": {"contrastive": "tiled", "dual_power": 0.5}},
 }
 Preset = Literal["paper", "reference_code"]
 
@@ -143,7 +146,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     contrastive (views from ``augment``, default SimCLR's augmentations). preset (see
     :data:`PRESETS`): "paper" (the paper's text) or "reference_code" (the released code's
     choices: c0 = 1e-3, summed squares for the criterion and the L2-UAE objective, lowest-f
-    fallback, Glorot-uniform random δ0, projection redrawn per evaluation).
+    fallback, Glorot-uniform random δ0, projection redrawn per evaluation; for kind="simclr"
+    also the tiled-copies criterion and the dual step with t^(1/2)).
     overrides: ``"mine.K=96"``, ``"minmax.T=20"``, ``"mine.estimator=closed-form"`` (the exact
     MI of random-sampling mode instead of MINE networks), ... (component names ``mine`` and the
     method's settings component). They apply after the profile and the preset. Unknown names
@@ -166,7 +170,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     if ref:
         mine = mine.replace(**ref.get("mine", {}))
         names = settings.field_names()
-        settings = settings.replace(**{k: v for k, v in ref.get("attack", {}).items()
+        attack_ref = {**ref.get("attack", {}), **(ref.get("simclr", {}) if kind == "simclr" else {})}
+        settings = settings.replace(**{k: v for k, v in attack_ref.items()
                                        if k in names and k not in spec.keep})
     comps = apply_overrides({"mine": mine, comp: settings}, overrides)
     mine, settings = comps["mine"], comps[comp]
@@ -177,6 +182,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
         elif kind == "autoencoder":
             criterion = C.reconstruction(model, norm=getattr(settings, "recon_norm", "l2"), kappa=kappa,
                                          units=getattr(settings, "units", "native"))
+        elif getattr(settings, "contrastive", "views") == "tiled":
+            criterion = C.tiled_contrastive(model, copies=settings.copies, kappa=kappa, augment=augment)
         else:
             def criterion(x, y=None, _aug=augment):
                 if _aug is None:

@@ -82,7 +82,9 @@ def attack_config(attack: Any, *, weights: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"class": type(attack).__name__, "seed": getattr(attack, "seed", None)}
     for name, key in (("settings", "settings"), ("mine_settings", "mine")):
         value = getattr(attack, name, None)
-        if value is not None and hasattr(value, "to_dict"):
+        if value is not None and hasattr(value, "key_dict"):
+            out[key] = value.key_dict()
+        elif value is not None and hasattr(value, "to_dict"):
             out[key] = value.to_dict()
     if getattr(attack, "config", None) is not None:
         out["config"] = attack.config

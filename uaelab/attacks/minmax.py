@@ -6,7 +6,7 @@ Per iteration t = 1..T, for every sample at once:
 1. δ ← δ − α·(c·∇f⁺(x+δ) ∓ ∇I(x; x+δ))  (− for "max" MI, + for "min"); ∇f⁺ = 0 where f <= 0;
 2. project δ to [−ε, ε] and x+δ to [0, 1];
 3. ``mine.steps`` Adam steps of the per-sample statistics networks, then I_t = I(x; x+δ);
-4. c ← max(0, (1 − β/t^{1/4})·c + β·f⁺(x+δ));
+4. c ← max(0, (1 − β/t^p)·c + β·f⁺(x+δ)), p = ``dual_power`` (1/4 in the paper);
 5. keep the best successful iterate: largest I ("max"), smallest positive I ("min"; if no
    successful iterate has I > 0, the successful one with I closest to 0). ``judge`` says which
    iterates compete: the new ones δ_1..δ_T (the paper) or, as the released code does,
@@ -55,13 +55,28 @@ class MinMaxSettings(Settings):
     # reconstruction criterion (and L2-UAE's objective) ×784/d and the Glorot δ0 of a 28×28
     # image; so α, β and c0 act as they did on MNIST. Same as "native" for inputs >= 784 values.
     units: Literal["native", "mnist"] = "native"
+    # exponent p of the dual step c ← (1 − β/t^p)·c + β·f⁺: 1/4 in Algorithm 1 and the released
+    # autoencoder attack; the released SimCLR attack uses 1/2 (contrast_attack.py)
+    dual_power: float = 0.25
+    # default criterion of a SimCLR model (kind="simclr"): "views" (x' against fixed augmented
+    # views of x, this package's reading of Section 4.6) or "tiled" (the released code: the
+    # NT-Xent loss of a batch of `copies` copies of x', two views each, minus that of x; see
+    # uaelab.criteria.TiledContrastive for what that computes)
+    contrastive: Literal["views", "tiled"] = "views"
+    copies: int = 50  # copies per sample of the "tiled" criterion (released: 50)
 
     PROFILES = {"quick": {"T": 20}, "paper": {}}
+    KEY_OMIT_AT_DEFAULT = ("dual_power", "contrastive", "copies")
 
     def validate(self) -> None:
         check_epsilon(self.epsilon)
         if self.alpha <= 0 or self.beta < 0 or self.T < 1 or self.c0 < 0 or self.kappa < 0:
             raise ValueError("minmax needs alpha > 0, beta >= 0, T >= 1, c0 >= 0, kappa >= 0")
+        if not 0 < self.dual_power <= 1:
+            raise ValueError(f"dual_power must lie in (0, 1] (1/4: the paper; 1/2: the released SimCLR "
+                             f"attack), got {self.dual_power}")
+        if self.contrastive not in ("views", "tiled") or self.copies < 2:
+            raise ValueError("contrastive must be 'views' or 'tiled', and copies >= 2")
 
     @classmethod
     def reference_code(cls, **overrides) -> "MinMaxSettings":
@@ -208,7 +223,7 @@ class MinMax(Attack):
                 judged = (xa.detach(), f.detach(), sim)
             # 4: ascent on c, with f of the judged iterate
             if not fixed_c:  # (the Penalty baseline keeps c fixed and has no beta)
-                c = ((1 - s.beta / t ** 0.25) * c + s.beta * judged[1].clamp(min=0)).clamp(min=0)
+                c = ((1 - s.beta / t ** s.dual_power) * c + s.beta * judged[1].clamp(min=0)).clamp(min=0)
             # 5: best successful iterate
             succ = judge(*judged)
             for k, v in (("mi", judged[2]), ("f", judged[1]), ("c", c), ("success", succ)):
