@@ -9,6 +9,7 @@ that probe's accuracy under an L∞ PGD attack on encoder + probe.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,9 +18,10 @@ import torch
 from torch import nn
 
 from ..attacks import check_preset
-from ..augment import AugmentSettings, Method, run_augmentation
+from ..augment import AugmentSettings, Method, original_model, run_augmentation
 from ..augment_tables import paper_style, summarize
 from ..config import Settings, active_profile, register
+from ..criteria import TiledContrastive
 from ..metrics import accuracy, features
 from ..models.simclr import nt_xent, simclr_augment
 from ..robustness import robust_accuracy
@@ -158,6 +160,28 @@ class SimclrTask:
                                preset=self.s.preset)
 
 
+@torch.no_grad()
+def criterion_check(model: nn.Module, x: torch.Tensor, copies: int = 50, seed: int = 0,
+                    batch_size: int = 500) -> pd.DataFrame:
+    """What the released SimCLR criterion computes on real data: its loss L(x) on every image
+    against the closed form 2·log(2·copies − 1), and f = L(x') − L(x) for x' = x plus a random
+    start like the attack's (U(−a, a), a = 0.086): its largest |f| and the share of f <= 0 (the
+    attack's "success", decided by float rounding when the criterion is constant)."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, "criterion-check"))
+    losses, fs = [], []
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            crit = TiledContrastive(model, xb, copies=copies)
+            noise = (2 * torch.rand(xb.shape, generator=gen) - 1) * 0.086
+            losses.append(crit.base)
+            fs.append(crit((xb + noise).clamp(0, 1)))
+    loss, f = torch.cat(losses), torch.cat(fs)
+    return pd.DataFrame([{"copies": copies, "images": len(x), "closed_form": 2 * math.log(2 * copies - 1),
+                          "loss_min": float(loss.min()), "loss_max": float(loss.max()),
+                          "max_abs_f": float(f.abs().max()), "share_f_le_0": float((f <= 0).float().mean())}])
+
+
 def criterion_note(preset: str) -> str:
     """What the table's UAEs were made against (the criterion differs between the presets)."""
     if preset == "reference_code":
@@ -220,6 +244,11 @@ def table5_simclr(profile: str | None = None, progress: bool = True, **overrides
                             claim_tests(rows, "pgd_accuracy", "higher").assign(metric="pgd_accuracy")]),
     }
 
+    if s.preset == "reference_code":  # what the released criterion computes, on the seed's original model
+        aug = AugmentSettings.from_dict(config["augment"])
+        data = load_data(s)
+        model = original_model(SimclrTask(s, config["profile"]), data, aug.model_seed)
+        tables["criterion"] = criterion_check(model, data.x_test)
     fig = uae_figure(rows)
     figures = {"uaes": fig} if fig is not None else {}
     notes = (f"{s.dataset}, {rows[0]['n_train']} training images, encoder {s.encoder}; PGD ε={s.pgd_eps:.4g}, "
