@@ -28,7 +28,7 @@ from ..robustness import robust_accuracy
 from ..train import recipe_settings, train_simclr
 from ..utils import derive_seed, eval_mode
 from ..verdicts import claim_tests, runs_table, seeds_note
-from . import ExperimentResult, cached, experiment
+from . import ExperimentResult, cached, experiment, read_result
 from .table4_reconstruction import load_data as load4
 from .table4_reconstruction import make_uae_attack, preset_note, split_overrides, uae_figure
 
@@ -256,3 +256,11 @@ def table5_simclr(profile: str | None = None, progress: bool = True, **overrides
              f"differences of fractions. {preset_note(s.preset, s.attack_set)} " + criterion_note(s.preset)
              + " " + seeds_note(config["augment"]))
     return ExperimentResult("table5_simclr", config, tables, figures, notes)
+
+
+def real_table5(dataset: str = "fashion-mnist", tag: str = "full", root: str | None = None) -> dict[str, Any] | None:
+    """The committed real-data Table 5 analogue (``benchmarks/real_table5.py --tag full``): "summary",
+    "tests" (MINE-UAE against each row: loss, accuracy, PGD accuracy; Welch's t, verdict), "runs",
+    "criterion" (what the released criterion computes), "notes" and "config"; None when not run."""
+    return read_result(f"table5_{dataset}" + (f"_{tag}" if tag else ""), ("summary", "tests", "runs", "criterion"),
+                       results_dir=root)
