@@ -114,6 +114,23 @@ class MineSettings(Settings):
         return cls.from_dict({"projection": "per_evaluation", **overrides})
 
 
+_BLAS = []  # [threadpoolctl controller of numpy's BLAS] once looked up, [None] if unavailable
+
+
+def _numpy_blas_threads(n: int = 1):
+    """A context in which numpy's BLAS runs on ``n`` threads, or None when that cannot be set
+    (then the caller keeps torch's products). :class:`StatNets`' blocks take 1: their products
+    are far too small for threads; the projection takes torch's thread count."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+            ctl = ThreadpoolController().select(user_api="blas")
+            _BLAS.append(ctl if ctl.lib_controllers else None)
+        except Exception:  # no threadpoolctl, or it cannot read the libraries: no numpy path
+            _BLAS.append(None)
+    return None if _BLAS[0] is None else _BLAS[0].limit(limits=n)
+
+
 # -- samplers --------------------------------------------------------------------------------
 def standardise(v: Tensor, eps: float = 1e-6) -> Tensor:
     """Standardise along the last dim; finite for constant vectors (the variance gets ``eps``)."""
@@ -122,6 +139,20 @@ def standardise(v: Tensor, eps: float = 1e-6) -> Tensor:
     # on CPU for short rows and without a temporary of v's size
     var = torch.linalg.vecdot(c, c).unsqueeze(-1) / v.shape[-1]
     return c / torch.sqrt(var + eps)
+
+
+def _project(flat: Tensor, P: Tensor) -> Tensor:
+    """``flat @ P``; float32 on CPU by numpy's BLAS on the same memory (at torch's thread count):
+    measured 25% faster than torch's MKL for this [B, d] x [d, K·m] product where MKL takes its
+    generic code path (AMD CPUs). The input gradient stays with torch (MKL is faster there)."""
+    if flat.is_cpu and P.is_cpu and flat.dtype == P.dtype == torch.float32:
+        limit = _numpy_blas_threads(torch.get_num_threads())
+        if limit is not None:
+            out = torch.empty(flat.shape[0], P.shape[1])
+            with limit:
+                np.matmul(flat.detach().contiguous().numpy(), P.detach().numpy(), out=out.numpy())
+            return out
+    return flat @ P
 
 
 class _ProjectStandardise(torch.autograd.Function):
@@ -134,7 +165,7 @@ class _ProjectStandardise(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, flat: Tensor, P: Tensor, K: int, m: int, eps: float) -> Tensor:
-        u = (flat @ P).view(flat.shape[0], K, m)
+        u = _project(flat, P).view(flat.shape[0], K, m)
         u.sub_(u.mean(-1, keepdim=True))
         sd = (torch.linalg.vecdot(u, u).unsqueeze(-1) / m).add_(eps).sqrt_()
         u.div_(sd)
@@ -271,23 +302,6 @@ class ConvSampler:
 
 
 # -- statistics networks ---------------------------------------------------------------------
-_BLAS = []  # [threadpoolctl controller of numpy's BLAS] once looked up, [None] if unavailable
-
-
-def _numpy_blas_one_thread():
-    """A context in which numpy's BLAS runs single-threaded, or None when that cannot be set
-    (then :class:`StatNets` keeps torch's products). The blocks' products are far too small
-    for threads: OpenBLAS would otherwise start its thread pool on them."""
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-            ctl = ThreadpoolController().select(user_api="blas")
-            _BLAS.append(ctl if ctl.lib_controllers else None)
-        except Exception:  # no threadpoolctl, or it cannot read the libraries: no numpy path
-            _BLAS.append(None)
-    return None if _BLAS[0] is None else _BLAS[0].limit(limits=1)
-
-
 @contextlib.contextmanager
 def _gc_paused():
     """Automatic garbage collection off for a block of code (restored after it).
@@ -590,7 +604,7 @@ class StatNets:
             for _ in range(steps):
                 dv = self.step(ab, abT)
             return dv
-        one_thread = _numpy_blas_one_thread() if self.use_numpy_blas and ab.dtype == torch.float32 else None
+        one_thread = _numpy_blas_threads(1) if self.use_numpy_blas and ab.dtype == torch.float32 else None
         with _gc_paused(), one_thread or contextlib.nullcontext():
             return self._train_blocks(ab, steps, one_thread is not None)
 
