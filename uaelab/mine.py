@@ -472,8 +472,9 @@ class StatNets:
     def _bmm(self, a: Tensor, b: Tensor, out: Tensor) -> Tensor:
         """``torch.bmm(a, b, out=out)``; with ``self._np_blas`` (train()'s CPU sample blocks) by
         numpy's matmul on the same memory: numpy's OpenBLAS runs the small H-row products of a
-        block ~2x faster than torch's MKL on CPUs where MKL takes its generic path
-        (``benchmarks/bench_statnets_layout.py``). The same products, float32 throughout."""
+        block ~2x faster than torch's MKL on CPUs where MKL takes its generic path (measured
+        on this project's AMD machine at 8 networks; not yet in bench_statnets_layout.py). The
+        same products, float32 throughout."""
         if self._np_blas:
             np.matmul(a.numpy(), b.numpy(), out=out.numpy())
             return out
