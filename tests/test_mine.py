@@ -141,6 +141,28 @@ def test_piecewise_w1_adam_equals_one_update():
         torch.testing.assert_close(p, q, rtol=0, atol=1e-7)
 
 
+@pytest.mark.parametrize("numpy_blas", [False, True])
+def test_blocked_training_equals_step_by_step(numpy_blas):
+    """train() takes a few samples at a time through all its steps (on copies of their state, with
+    numpy's BLAS for the products): the same networks, Adam states and bounds as step() ``steps``
+    times on the whole batch."""
+    B, K, n = 5, 30, 8
+    gens = lambda: [torch.Generator().manual_seed(11 + i) for i in range(B)]
+    blocked = StatNets(n, gens(), hidden=(16, 4), lr=1e-2, bias_correction=True)
+    whole = StatNets(n, gens(), hidden=(16, 4), lr=1e-2, bias_correction=True)
+    blocked.block_samples, blocked.use_numpy_blas = 2, numpy_blas
+    ab = torch.randn(2 * B, K, n)
+    for _ in range(2):
+        dv1 = blocked.train(ab, 4)
+        for _ in range(4):
+            dv2 = whole.step(ab)
+        torch.testing.assert_close(dv1, dv2, rtol=1e-5, atol=1e-6)
+    for p, q in zip(blocked.params + blocked.m1 + blocked.m2, whole.params + whole.m1 + whole.m2):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(blocked.log_ema, whole.log_ema)
+    assert [int(s) for s in blocked.adam_steps] == [int(s) for s in whole.adam_steps] == [8] * 5
+
+
 def test_training_increases_the_bound():
     a, b = correlated(512, 4, 1.0, seed=3)
     nets = StatNets(4, [torch.Generator().manual_seed(0)], hidden=(64, 16), lr=1e-3)
