@@ -202,17 +202,20 @@ def estimate_mi(a: Tensor, b: Tensor, *, steps: int = 6000, lr: float = 1e-3,
        clamped (it says "no dependence found" at the noise level of the test split).
 
     Where it is good, and where any estimator fails (measured in ``benchmarks/bench_mi.py`` at
-    8,000 pairs, 5 seeds, results in ``benchmarks/results/bench_mi.json``, which says for every
-    task whether the mean lies within max(0.05 nats, 10%) of the truth): it is reliable up to
-    about 2 nats for Gaussians of any correlation structure up to d = 20 per side, their
-    coordinatewise invertible transforms (cube, half-cube), heavy-tailed Student-t pairs, the
-    per-sample random-projection pairs, and gives 0 on independent pairs. It falls short, as
-    torch-mist's estimators do too, for dependence twisted beyond a coordinatewise map (the
-    spiral: a rotation by an angle that grows with the norm), where a few thousand pairs are
-    too few for the MLP to learn the density ratio. At high MI every estimator falls below
-    the truth: the DV/NWJ bounds need E[e^T] over the marginal, whose variance grows like
-    e^MI, so n pairs resolve MI only up to about log n (the d = 5 Gaussian at 5 nats comes out
-    low); InfoNCE-type bounds can never exceed log(batch size). Same ``seed``, same result.
+    8,000 pairs, 5 seeds, against torch-mist's MINE, SMILE and InfoNCE; the verdicts per task are
+    in ``benchmarks/results/bench_mi.json``): up to about 2 nats its mean is within
+    max(0.05 nats, 10%) of the truth for Gaussians of any correlation structure up to d = 20 per
+    side, their coordinatewise invertible maps (cube, half-cube), Student-t pairs in one or two
+    dimensions, and the per-sample random-projection pairs, and it gives 0 (± noise far below
+    0.05) on independent pairs. It falls short, less than torch-mist's estimators do, where the
+    log-density ratio is neither Gaussian after ranks nor a simple function of the Gaussian
+    fit's norms: dependence twisted beyond a coordinatewise map (the spiral, a rotation by an
+    angle that grows with the norm) and the tail dependence of a Student-t in 5 + 5 dimensions;
+    there a few thousand pairs are too few for the MLP to learn the ratio. At high MI every
+    estimator goes wrong: the DV/NWJ bounds need E[e^T] over the marginal, whose variance
+    grows like e^MI, so n pairs resolve MI only up to about log n (the d = 5 Gaussian at 5
+    nats comes out well below the truth, and noisy); InfoNCE-type bounds can never exceed
+    log(batch size). Same ``seed``, same result.
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b must be [n, d] with the same n, got {tuple(a.shape)}, {tuple(b.shape)}")

@@ -186,6 +186,6 @@ SUITE: tuple[Task, ...] = (
 )
 # The fast subset the tests run (other seeds than the benchmark's).
 QUICK: tuple[Task, ...] = (
-    Task("gauss-diag", 10, -5 * math.log(0.75)), Task("gauss-diag", 2, -math.log(0.36), "cube"),
-    Task("student", 2, 1.0, dof=2), Task("independent", 4), Task("projection", m=4, noise=0.4),
+    Task("gauss-diag", 20, 1.0), Task("gauss-diag", 2, -math.log(0.36), "cube"),
+    Task("student", 2, 1.0, dof=2), Task("independent", 4), Task("projection", m=16, noise=0.7),
 )
