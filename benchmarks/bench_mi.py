@@ -10,7 +10,7 @@ Every process uses one torch thread. Writes ``benchmarks/results/bench_mi.json``
 acceptance verdicts, machine, load average) and ``bench_mi.png`` and prints the table.
 
     .venv/bin/python benchmarks/bench_mi.py                 # full suite, 8000 pairs, 5 seeds
-    .venv/bin/python benchmarks/bench_mi.py --quick         # 5 tasks, 2 seeds
+    .venv/bin/python benchmarks/bench_mi.py --quick         # 4 tasks, 2 seeds
     .venv/bin/python benchmarks/bench_mi.py --before e9378b3  # also estimate_mi as of that commit
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ def mist_jobs(tasks, n: int, seeds, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="the 5-task subset, 2 seeds")
+    p.add_argument("--quick", action="store_true", help="the 4-task subset (mi_tasks.QUICK), 2 seeds")
     p.add_argument("--n", type=int, default=8000, help="pairs per task")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--mist-python", default=str(REPO / ".venv-mist" / "bin" / "python"))
