@@ -10,7 +10,7 @@ Every process uses one torch thread. Writes ``benchmarks/results/bench_mi.json``
 acceptance verdicts, machine, load average) and ``bench_mi.png`` and prints the table.
 
     .venv/bin/python benchmarks/bench_mi.py                 # full suite, 8000 pairs, 5 seeds
-    .venv/bin/python benchmarks/bench_mi.py --quick         # 5 tasks, 2 seeds
+    .venv/bin/python benchmarks/bench_mi.py --quick         # 4 tasks, 2 seeds
     .venv/bin/python benchmarks/bench_mi.py --before e9378b3  # also estimate_mi as of that commit
 """
 from __future__ import annotations
@@ -61,8 +61,8 @@ def mist_jobs(tasks, n: int, seeds, path: Path) -> None:
         return (v - v.mean(0)) / v.std(0).clamp_min(1e-12)
 
     jobs = []
-    for task in tasks:
-        for seed in seeds:
+    for seed in seeds:  # seed-major: a run stopped early has every task for its first seeds
+        for task in tasks:
             a, b = task.sample(n, seed)
             a, b, h = std(a), std(b), n // 2
             jobs.append({"key": f"{task.name}|{seed}", "seed": seed, "a_train": a[:h], "b_train": b[:h],
@@ -72,14 +72,20 @@ def mist_jobs(tasks, n: int, seeds, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="the 5-task subset, 2 seeds")
+    p.add_argument("--quick", action="store_true", help="the 4-task subset (mi_tasks.QUICK), 2 seeds")
     p.add_argument("--n", type=int, default=8000, help="pairs per task")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--mist-python", default=str(REPO / ".venv-mist" / "bin" / "python"))
     p.add_argument("--mist-iterations", type=int, default=2000)
+    p.add_argument("--mist-timeout", type=float, metavar="S",
+                   help="stop torch-mist S seconds after the start and keep the jobs it finished "
+                        "(seed-major order: every task for the first seeds); info.torch_mist_seeds says which")
     p.add_argument("--no-mist", action="store_true")
     p.add_argument("--no-ours", action="store_true", help="skip the current estimate_mi (e.g. with --before)")
     p.add_argument("--before", metavar="REV", help="also run estimate_mi as of this git revision")
+    p.add_argument("--previous", metavar="JSON",
+                   help="an earlier bench_mi.json (e.g. `git show REV:benchmarks/results/bench_mi.json > f`): "
+                        "its 'ours' seconds per estimate and median |error| go into info.previous")
     p.add_argument("--only", metavar="TEXT", help="only the tasks whose name contains TEXT")
     p.add_argument("--update", action="store_true",
                    help="replace the rows this run makes in the existing --out file (the rest stays)")
@@ -124,13 +130,20 @@ def main() -> None:
         rows += [dict(r, estimator=f"ours before ({args.before})") for r in before]
         info["before"] = args.before
     if mist is not None:
-        mist.wait()
+        try:
+            mist.wait(timeout=None if args.mist_timeout is None else
+                      max(1.0, args.mist_timeout - (time.perf_counter() - t0)))
+        except subprocess.TimeoutExpired:  # keep the jobs it finished (it writes after each)
+            mist.kill()
+            mist.wait()
+            info["torch_mist_stopped"] = f"stopped after --mist-timeout {args.mist_timeout:g}s"
         out = tmp / "mist.json"
-        if mist.returncode != 0 or not out.exists():
+        if not out.exists() or (mist.returncode != 0 and "torch_mist_stopped" not in info):
             info["torch_mist_error"] = (tmp / "mist.log").read_text()[-3000:]
         else:
             res = json.loads(out.read_text())
             info["torch_mist"] = res["torch_mist"]
+            info["torch_mist_seeds"] = sorted({int(r["key"].split("|")[1]) for r in res["rows"]})
             truth = {r["task"]: r for r in rows}
             for r in res["rows"]:
                 task, seed = r["key"].split("|")
@@ -138,6 +151,16 @@ def main() -> None:
                 rows.append({**{k: base[k] for k in ("task", "family", "d", "truth")}, "seed": int(seed),
                              "estimator": r["estimator"], "estimate": r["estimate"], "seconds": r["seconds"]})
     info["wall_seconds"] = time.perf_counter() - t0
+    ours = [r["seconds"] for r in rows if r["estimator"] == "ours"]
+    if ours:
+        info["ours_seconds_per_estimate"] = sum(ours) / len(ours)
+    if args.previous:
+        prev = json.loads(Path(args.previous).read_text())
+        secs = [r["seconds"] for r in prev["rows"] if r["estimator"] == "ours"]
+        info["previous"] = {"file": args.previous, "seeds": prev["info"]["seeds"],
+                            "ours_seconds_per_estimate": sum(secs) / len(secs),
+                            "loadavg_start": prev["info"].get("loadavg_start"),
+                            "verdicts": prev["verdicts"]}
     info["loadavg_end"] = loadavg()
     if args.update:  # keep the other rows and the first run's info; log this run under "updates"
         old = json.loads(Path(args.out).read_text())

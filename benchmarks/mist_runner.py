@@ -5,7 +5,8 @@ torch-mist venv made by ``make mi-bench-venv``; it imports nothing from uaelab).
 
 JOBS.pt: a list of dicts {key, seed, a_train, b_train, a_eval, b_eval}. Each estimator trains on
 the train pairs (torch-mist keeps 10% of them to early-stop on) and is evaluated on the eval
-pairs, the same split ours uses. Writes [{key, estimator, estimate, seconds}] as JSON.
+pairs, the same split ours uses. Writes [{key, estimator, estimate, seconds}] as JSON, rewritten
+after every job (a run stopped early leaves the jobs it finished).
 """
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ def main() -> None:
                          "estimate": est if math.isfinite(est) else None,
                          "seconds": time.perf_counter() - t})
             print(f"{job['key']:40s} {name:8s} {est:8.3f} {rows[-1]['seconds']:6.1f}s", flush=True)
-    with open(args.out, "w") as fh:
-        json.dump({"torch_mist": torch_mist.__version__, "rows": rows}, fh)
+        # after every job, so that a run stopped early still leaves the rows it made
+        with open(args.out, "w") as fh:
+            json.dump({"torch_mist": torch_mist.__version__, "rows": rows}, fh)
 
 
 if __name__ == "__main__":

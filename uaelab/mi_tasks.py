@@ -185,7 +185,9 @@ SUITE: tuple[Task, ...] = (
     Task("projection", m=4, noise=0.4), Task("projection", m=16, noise=0.7),
 )
 # The fast subset the tests run (other seeds than the benchmark's).
+# Four tasks, so that the test file stays under a minute on 2 busy cores (the cube, like every
+# coordinatewise monotone map, is undone by the rank step, tested on its own).
 QUICK: tuple[Task, ...] = (
-    Task("gauss-diag", 10, -5 * math.log(0.75)), Task("gauss-diag", 2, -math.log(0.36), "cube"),
-    Task("student", 2, 1.0, dof=2), Task("independent", 4), Task("projection", m=4, noise=0.4),
+    Task("gauss-diag", 20, 1.0), Task("student", 2, 1.0, dof=2), Task("independent", 4),
+    Task("projection", m=16, noise=0.7),
 )

@@ -68,8 +68,8 @@ from uaelab.experiments.mine_gaussians import (GaussianMineSettings, PerSampleMi
 #
 # For standard Gaussians whose $d$ coordinate pairs each have correlation $\rho$, the MI is known
 # exactly: $I = -\tfrac{d}{2}\log(1-\rho^2)$ nats. We draw $n$ pairs for several $\rho$, train one
-# statistics network per $\rho$ (`uaelab.mine.estimate_mi`, a DV estimator with its own MLP critic)
-# and compare. The settings of this run:
+# statistics network per $\rho$ (`uaelab.mine.estimate_mi`, a DV estimator with its own critics:
+# a closed-form Gaussian one and an MLP correction on top) and compare. The settings of this run:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -86,8 +86,8 @@ res.figures["estimate_vs_truth"]
 
 # %% [markdown]
 # **What to look at.** The dashed MINE curve follows the closed form (the check below prints the
-# largest gap). At $\rho = 0$ the estimator falls back to a constant critic, so independent pairs
-# come out at 0, never below. For large MI (many dimensions, $\rho \to 1$, the `paper` profile's
+# largest gap). At $\rho = 0$ the constant critic (bound exactly 0) usually wins, so independent
+# pairs come out at 0 or within noise of it, never confidently below. For large MI (many dimensions, $\rho \to 1$, the `paper` profile's
 # $d = 20$) expect the estimate to fall *below* the truth: a DV bound needs exponentially many
 # samples to certify a large MI.
 
@@ -96,7 +96,7 @@ res.figures["estimate_vs_truth"]
 est = res.tables["estimates"]
 gap = (est["mine"] - est["true"]).abs()
 print(f"estimate at rho=0: {est.loc[0.0, 'mine']:+.3f} nats (truth 0); largest |gap| {gap.max():.3f} nats at rho={gap.idxmax()}")
-assert est.loc[0.0, "mine"] >= 0, "independent pairs must not come out negative"
+assert est.loc[0.0, "mine"] >= -0.05, "independent pairs must not come out confidently negative"
 assert gap.max() < 0.25, "the estimate should follow the closed form in this easy case"
 
 # %% [markdown]
@@ -133,6 +133,11 @@ try:  # the full suite with torch-mist's MINE, SMILE and InfoNCE (make mi-bench)
     med = full["verdicts"]["median_abs_error"]
     print(f"benchmarks/bench_mi.py ({full['info']['n']} pairs, seeds {full['info']['seeds']}): median |error| "
           + ", ".join(f"{k} {v:.3f}" for k, v in sorted(med.items(), key=lambda kv: kv[1])) + " nats")
+    info = full["info"]
+    if info.get("torch_mist_seeds", info["seeds"]) != info["seeds"]:
+        print(f"  (torch-mist on seeds {info['torch_mist_seeds']} only: the run's time limit)")
+    if "ours_seconds_per_estimate" in info:
+        print(f"  ours: {info['ours_seconds_per_estimate']:.1f} s per estimate on {info['cpu_count']} busy cores")
     fs = full["summary"]
     for est, g in fs[(fs.truth > 0) & (fs.truth <= 2) & ~fs.within_tol].groupby("estimator"):
         print(f"  {est} misses the band on {len(g)} tasks: {', '.join(g.task)}")
@@ -141,19 +146,25 @@ except ValueError as err:
 
 
 # %% [markdown]
-# **Where an MI estimator works, and where none does.** `estimate_mi` trains a critic $T(a, b)$ on
-# half of the pairs and reports the Donsker–Varadhan bound
-# $\mathbb E_{p(a,b)}[T] - \log \mathbb E_{p(a)p(b)}[e^T]$ on the other half, so it cannot memorise
-# its way above the truth. It stops training when that held-out bound stops improving and falls
-# back to the constant critic (bound 0), so independent pairs come out at 0 rather than negative.
-# It is reliable for low-dimensional inputs and a few thousand pairs up to about 2 nats. Two limits
-# hold for *any* estimator of this kind: the $\log \mathbb E[e^T]$ term averages $e^T$, whose
-# variance grows like $e^{I}$, so $n$ pairs can certify at most about $\log n$ nats and large MI is
-# underestimated; and InfoNCE-type bounds can never exceed $\log$(batch size). With many input
-# dimensions or strongly twisted dependence (the spiral), a few thousand pairs are too few for any
-# critic to learn the density ratio, and the estimate falls short (the lines above list, per
-# estimator, where that happens). So read the attacks' per-sample MI values as scores, never as
-# measurements; section 3 shows how far they are from the truth.
+# **Where an MI estimator works, and where none does.** `estimate_mi` fits its critics $T(a, b)$
+# on half of the pairs: the Gaussian critic in closed form (the exact log-density ratio of any
+# Gaussian after its ranks are mapped to normal scores, on its top $k$ canonical correlations for
+# every $k$), and an MLP correction on top of it, trained as a classifier of joint vs shuffled
+# pairs. Each quarter of the held-out pairs picks the critic with the highest Donsker–Varadhan
+# bound $\mathbb E_{p(a,b)}[T] - \log \mathbb E_{p(a)p(b)}[e^T]$ on it, and the other quarter
+# reports that critic's bound (cross-fitting), so no pair that fitted or picked a critic scores
+# it: the estimate is an honest held-out lower bound up to its noise, not the luckiest of many
+# evaluations. The constant critic (bound exactly 0) is a candidate too, so independent pairs
+# come out at 0 or within noise of it. It is reliable up to about 2 nats for Gaussians of any
+# correlation structure (up to $d = 20$ here), their coordinatewise invertible maps and
+# heavy-tailed pairs (the lines above list any task it misses). Two limits hold for *any*
+# estimator of this kind: the $\log \mathbb E[e^T]$ term averages $e^T$, whose variance grows
+# like $e^{I}$, so $n$ pairs can certify at most about $\log n$ nats and large MI is
+# underestimated; and InfoNCE-type bounds can never exceed $\log$(batch size). When the
+# dependence is twisted beyond what a coordinatewise map undoes (the spiral), a few thousand
+# pairs are too few for a critic to learn the density ratio, and the estimate falls short. So
+# read the attacks' per-sample MI values as scores, never as measurements; section 3 shows how
+# far they are from the truth.
 #
 # ### Try it
 # Move $\rho$ and watch one estimate against the truth (one training run, a few seconds).

@@ -150,7 +150,8 @@ def load_bench(path: str | Path | None = None) -> dict:
 @experiment("mi_benchmark", title="estimate_mi on a known-MI suite (Gaussians, transforms, Student-t)", order=12)
 def mi_benchmark(profile: str | None = None, **overrides) -> ExperimentResult:
     s = MiBenchSettings.from_profile(profile, **overrides)
-    config = {"mi_benchmark": s.to_dict(), "estimate_mi": VERSION}
+    # the task names too: "quick"/"suite" name lists that can change (mi_tasks.QUICK, SUITE)
+    config = {"mi_benchmark": s.to_dict(), "estimate_mi": VERSION, "tasks": [t.name for t in task_list(s.tasks)]}
     rows = cached("mi_benchmark", config, lambda: run_ours(task_list(s.tasks), s.n, s.seeds, steps=s.steps))
     summ = summary(rows)
     return ExperimentResult(
