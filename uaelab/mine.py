@@ -44,6 +44,11 @@ from torch import Tensor, nn
 from .config import Settings, register
 from .utils import generator
 
+try:  # installed with scikit-learn; without it the products stay with torch
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover
+    ThreadpoolController = None
+
 Policy = Literal["per_evaluation", "per_iteration", "per_attack"]
 
 
@@ -123,7 +128,6 @@ def _numpy_blas_threads(n: int = 1):
     are far too small for threads; the projection takes torch's thread count."""
     if not _BLAS:
         try:
-            from threadpoolctl import ThreadpoolController
             ctl = ThreadpoolController().select(user_api="blas")
             _BLAS.append(ctl if ctl.lib_controllers else None)
         except Exception:  # no threadpoolctl, or it cannot read the libraries: no numpy path
