@@ -337,9 +337,11 @@ def claims_table(root: Path | str | None = None) -> pd.DataFrame:
         path = root / c.evidence
         try:
             rows.append({**base, **c.judge(path)})  # a judge may name the file it fell back to
-        except (FileNotFoundError, KeyError) as err:
+        except (FileNotFoundError, KeyError, IndexError) as err:
             missing = err.filename if isinstance(err, FileNotFoundError) and err.filename else path
-            rows.append({**base, "measured": f"not run yet ({Path(str(missing)).name} missing)",
+            what = (f"{Path(str(missing)).name} missing" if isinstance(err, FileNotFoundError) or not path.exists()
+                    else f"{path.name} has no such row yet")
+            rows.append({**base, "measured": f"not run yet ({what})",
                          "test": "–", "verdict": "not tested", "budget": "–"})
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["readme"] = [c.readme for c in all_claims()]
