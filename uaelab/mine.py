@@ -15,7 +15,9 @@ Pieces, from the bottom up:
   with the log-mean-exp by ``torch.logsumexp``.
 * :class:`PerSampleMINE` ties a sampler and the networks together for the attacks;
   :func:`estimate_mi` (from :mod:`uaelab.mi_estimator`) is a DV estimator on arbitrary paired
-  data ``(a_i, b_i)`` with its own, joint MLP critic (the separable StatNets underfit there).
+  data ``(a_i, b_i)`` with its own critics (a Gaussian critic on rank-Gaussianised data and a
+  joint MLP correction, picked and scored on separate held-out halves; the separable StatNets
+  underfit there).
 
 Statistics network (the released architecture, see REFERENCE.md): one branch per input, each
 ``[conv(16, 2×2) →] flatten → dense 512 → dense 10`` with *no* nonlinearity inside the branch,
