@@ -48,7 +48,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", default=str(REPO / "results" / "real"))
     a = p.parse_args(argv)
-    if not Path(a.root, "FashionMNIST" if a.dataset == "fashion-mnist" else "MNIST", "raw").is_dir():
+    from uaelab.data.registry import DATASETS, canonical_name
+
+    folder = DATASETS[canonical_name(a.dataset)].folder  # the dataset's folder in ../shared/data
+    if folder and not Path(a.root, folder).is_dir():
         print(f"skipped: no {a.dataset} under {a.root}")
         return 0
 

@@ -171,6 +171,17 @@ def _table3_paper() -> str:
     return f"MinMax {mi[('mnist', 'minmax')]} vs penalty {mi[('mnist', 'penalty')]} nats"
 
 
+def _metric_row(path: Path, metric: str, other: str, budget: str) -> dict:
+    """The "MINE-UAE beats <other>" row of ``metric`` in a tests table with a metric column
+    (Tables 5 and 6: uaelab.verdicts.claim_tests over retraining seeds)."""
+    t = pd.read_csv(path)
+    r = t[(t["claim"] == f"MINE-UAE beats {other}") & (t["metric"] == metric)].iloc[0]
+    return {"measured": f"MINE-UAE {r['subject']:.4f} ± {r['subject_std']:.4f} vs {other} {r['other']:.4f} ± "
+                        f"{r['other_std']:.4f} (runs {r['runs']})",
+            "test": f"Welch's t over retraining seeds, p = {r['welch_p']:.2g} (paired p = {r['paired_p']:.2g})",
+            "verdict": r["verdict"], "budget": budget}
+
+
 # -- Table 6 (concrete autoencoder) -----------------------------------------------------------
 # the full run (released preset, every control, retraining seeds) when committed; before it, the
 # earlier 5-model-seed run of Original / MINE-UAE / Duplicate with the paper-text preset
@@ -214,16 +225,11 @@ def _t6(dataset: str, metric: str, other: str) -> Callable[[Path], dict]:
     def judge(path: Path) -> dict:
         if not path.exists():
             return _t6_from_seeds(path, dataset, metric, other)
-        t = pd.read_csv(path)
-        r = t[(t["claim"] == f"MINE-UAE beats {other}") & (t["metric"] == metric)].iloc[0]
         cfg = json.loads(path.with_name(path.name.replace("_tests.csv", "_config.json")).read_text())["config"]
         t6, aug = cfg["table6"], cfg["augment"]
-        return {"measured": f"MINE-UAE {r['subject']:.4f} ± {r['subject_std']:.4f} vs {other} {r['other']:.4f} ± "
-                            f"{r['other_std']:.4f} (runs {r['runs']})",
-                "test": f"Welch's t over retraining seeds, p = {r['welch_p']:.2g} (paired p = {r['paired_p']:.2g})",
-                "verdict": r["verdict"],
-                "budget": f"{t6['train_limit'] or 'all'} training samples, retraining seeds "
-                          f"{tuple(aug['retrain_seeds'])}, preset {t6['preset']}, attack {', '.join(t6['attack_set'])}"}
+        budget = (f"{t6['train_limit'] or 'all'} training samples, retraining seeds {tuple(aug['retrain_seeds'])}, "
+                  f"preset {t6['preset']}, attack {', '.join(t6['attack_set'])}")
+        return _metric_row(path, metric, other, budget)
     return judge
 
 
@@ -264,14 +270,7 @@ def _t5_budget(path: Path) -> str:
 
 
 def _t5(metric: str, other: str) -> Callable[[Path], dict]:
-    def judge(path: Path) -> dict:
-        t = pd.read_csv(path)
-        r = t[(t["claim"] == f"MINE-UAE beats {other}") & (t["metric"] == metric)].iloc[0]
-        return {"measured": f"MINE-UAE {r['subject']:.4f} ± {r['subject_std']:.4f} vs {other} {r['other']:.4f} ± "
-                            f"{r['other_std']:.4f} (runs {r['runs']})",
-                "test": f"Welch's t over retraining seeds, p = {r['welch_p']:.2g} (paired p = {r['paired_p']:.2g})",
-                "verdict": r["verdict"], "budget": _t5_budget(path)}
-    return judge
+    return lambda path: _metric_row(path, metric, other, _t5_budget(path))
 
 
 def _t5_criterion(path: Path) -> dict:
