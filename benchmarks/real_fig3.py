@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import command_line, mnist_missing  # noqa: E402
+from _common import command_line, mnist_classifier, mnist_missing  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -44,17 +44,15 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import pandas as pd
 
-    from uaelab import metrics, zoo
+    from uaelab import metrics
     from uaelab.data import load_dataset
     from uaelab.experiments import cached
     from uaelab.experiments.classifier_setup import correct_samples
     from uaelab.experiments.eps_sweep import EpsSweepSettings, success_table, sweep, sweep_figure
-    from uaelab.train import recipe_settings
 
     t0 = time.perf_counter()
     data = load_dataset("mnist", root=a.root)
-    settings = recipe_settings("classifier", "paper").replace(epochs=3, optimizer="adam", lr=1e-3)
-    model = zoo.get_model("classifier", data, settings=settings, profile="paper", seed=0, progress=True).eval()
+    model, settings = mnist_classifier(data, seed=0)
     acc = metrics.accuracy(model, data.x_test, data.y_test)
     x, y, idx = correct_samples(model, data.x_test, data.y_test, a.n)
     s = EpsSweepSettings.from_profile("paper", samples=tuple(range(a.n)), T=a.T, sampler=a.sampler)
