@@ -54,3 +54,16 @@ def mnist_classifier(data, seed: int = 0):
     settings = recipe_settings("classifier", "paper").replace(epochs=3, optimizer="adam", lr=1e-3)
     model = zoo.get_model("classifier", data, settings=settings, profile="paper", seed=seed, progress=True)
     return model.eval(), settings
+
+
+def run_log(config_path: Path, seconds: float, command: str) -> dict:
+    """``{"command", "wall_s", "log"}`` for a results config that a rerun rewrites: the invocations
+    of earlier runs (kept in the file's "log", or its old "wall_s"/"command") plus this one, so
+    that a rerun served from the cache does not replace the real run's wall time."""
+    import json
+
+    old = json.loads(Path(config_path).read_text()) if Path(config_path).exists() else {}
+    entry = old.get("log") or ({"seconds": round(old["wall_s"]), "command": old.get("command")}
+                               if "wall_s" in old else None)
+    log = log_invocation(entry, seconds, command)
+    return {"command": command, "wall_s": log["seconds"], "log": log}

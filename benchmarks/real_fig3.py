@@ -5,10 +5,12 @@ as in results/real/models_mnist.md; the released recipe is 50 epochs of SGD), th
 correctly classified test images, ε ∈ {0.1, …, 1.0}; MinMax with per-sample MINE (conv mode, as
 the paper's Figure 3) for ``--T`` iterations, PGD (100 iterations, α = 0.01). Writes
 ``figures/real/fig3_mnist_{minmax,pgd}.png`` and ``results/real/fig3_mnist_{success_rate,
-mean_linf,mean_l2}.{csv,md}`` with ``fig3_mnist_config.json`` (settings, command, wall time).
+mean_linf,mean_l2}.{csv,md}`` (rows: MinMax, PGD and the control "minmax, no MI term", the same
+MinMax loop without MINE), ``fig3_mnist_per_image.csv`` (one line per method, ε and image) and
+``fig3_mnist_config.json`` (settings, command, wall time).
 The sweep is cached per ε, so an interrupted run recomputes only the unfinished columns.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 1000
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 40 --sampler conv
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import command_line, mnist_classifier, mnist_missing  # noqa: E402
+from _common import command_line, mnist_classifier, mnist_missing, run_log  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -67,16 +69,30 @@ def main(argv=None) -> int:
             results[m].update(part[m])
         print(f"ε = {eps}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
 
+    # the control: the same MinMax loop without the MI term (cheap: no statistics networks)
+    from uaelab.experiments.eps_sweep import control_sweep
+
+    for eps in s.epsilons:
+        one = s.replace(epsilons=(eps,))
+        results.setdefault("minmax, no MI term", {}).update(cached(
+            "fig3_mnist_control", {**config, "eps_sweep": one.to_dict(), "mi": "no MI term"},
+            lambda: control_sweep(model, x, y, idx, one, "paper", "no MI term")))
+
     def size(fn):
         return pd.DataFrame({m: {e: float(fn(r["x_adv"] - x)) for e, r in per.items()} for m, per in results.items()}
                             ).T.rename_axis(index="method", columns="epsilon")
 
+    per_image = pd.DataFrame([
+        {"method": m, "epsilon": e, "image": int(idx[i]), "success": bool(r["success"][i]),
+         "linf": float((r["x_adv"][i] - x[i]).abs().max()), "l2": float((r["x_adv"][i] - x[i]).norm())}
+        for m, per in results.items() for e, r in per.items() for i in range(len(x))])
     tables = {"success_rate": success_table(results),
               "mean_linf": size(lambda d: d.flatten(1).abs().amax(1).mean()),
               "mean_l2": size(lambda d: d.flatten(1).norm(dim=1).mean())}
     out, figs = Path(a.out), Path(a.figures)
     out.mkdir(parents=True, exist_ok=True)
     figs.mkdir(parents=True, exist_ok=True)
+    per_image.to_csv(out / "fig3_mnist_per_image.csv", index=False)
     for name, t in tables.items():
         t.to_csv(out / f"fig3_mnist_{name}.csv")
         (out / f"fig3_mnist_{name}.md").write_text(t.to_markdown(floatfmt=".3f") + "\n")
@@ -87,7 +103,7 @@ def main(argv=None) -> int:
                                                 metadata={"Software": None})
     cmd = command_line("real_fig3.py", argv)
     (out / "fig3_mnist_config.json").write_text(json.dumps(
-        {**config, "command": cmd, "wall_s": time.perf_counter() - t0, "threads": a.threads,
+        {**config, **run_log(out / "fig3_mnist_config.json", time.perf_counter() - t0, cmd), "threads": a.threads,
          "deviation": "classifier: 3 epochs of Adam (released: 50 epochs of SGD, Nesterov 0.9)"}, indent=1))
     for name, t in tables.items():
         print(name, "\n", t.to_markdown(floatfmt=".3f"), flush=True)

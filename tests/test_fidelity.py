@@ -10,7 +10,9 @@ from uaelab.fidelity import (
     ClassifierFeatures,
     FidelitySettings,
     _Uint8Images,
+    classifier_features,
     fid_kid,
+    kid_paired_test,
     kid_subset_size_for,
     register_classifier_extractor,
     resolve_extractor,
@@ -105,3 +107,30 @@ def test_classifier_left_untouched(model, offline):
     model.train()
     fid_kid(torch.rand(10, 1, 8, 8), torch.rand(10, 1, 8, 8), offline, classifier=model)
     assert model.training and all(p.requires_grad for p in model.parameters())
+
+
+def test_paired_kid_equals_torch_fidelity_kid_on_whole_sets(model, offline):
+    # with subsets as large as the sets, every torch-fidelity subset is a permutation of the sets
+    g = torch.Generator().manual_seed(3)
+    x1, x2, xr = torch.rand(24, 1, 8, 8, generator=g), torch.rand(24, 1, 8, 8, generator=g) * 0.5, \
+        torch.rand(24, 1, 8, 8, generator=g)
+    s = offline.replace(kid_subset_size=24, kid_subsets=2)
+    fa, fb, fr = (classifier_features(x, model) for x in (x1, x2, xr))
+    r = kid_paired_test(fa, fb, fr, permutations=50)
+    assert r["kid_a"] == pytest.approx(fid_kid(x1, xr, s, classifier=model)["kid_mean"], rel=1e-6, abs=1e-9)
+    assert r["kid_b"] == pytest.approx(fid_kid(x2, xr, s, classifier=model)["kid_mean"], rel=1e-6, abs=1e-9)
+
+
+def test_paired_kid_test_detects_a_shift_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    fr = torch.randn(300, 8, generator=g, dtype=torch.float64)
+    fa = torch.randn(50, 8, generator=g, dtype=torch.float64)
+    shifted = kid_paired_test(fa, fa + 1.0, fr, permutations=500)
+    assert shifted["difference"] < 0 and shifted["p"] == pytest.approx(1 / 501)
+    same = kid_paired_test(fa, fa + 0.01 * torch.randn(50, 8, generator=g, dtype=torch.float64), fr, permutations=500)
+    assert same["p"] > 0.05
+    # the p-value is symmetric in A and B, the difference flips sign
+    back = kid_paired_test(fa + 1.0, fa, fr, permutations=500)
+    assert back["difference"] == pytest.approx(-shifted["difference"]) and back["p"] == shifted["p"]
+    with pytest.raises(ValueError, match="paired features"):
+        kid_paired_test(fa, fa[:10], fr)

@@ -6,7 +6,9 @@ x by per-sample MINE. An unsuccessful example is marked with a red cross.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -15,7 +17,8 @@ from tqdm.auto import tqdm
 from ..attacks import attack_config
 from ..config import Settings, register
 from ..plotting import Figure, image_grid, perturbation_grid
-from . import ExperimentResult, cached, experiment
+from ..utils import repo_root
+from . import ExperimentResult, cached, experiment, read_result
 from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
 from .supervised import ABLATIONS
 
@@ -165,3 +168,18 @@ def fig3_eps_sweep(profile: str | None = None, **overrides) -> ExperimentResult:
               "changes fewer pixels and keeps the digit's look. Small ε may be too small for either attack "
               "(red crosses).",
     )
+
+
+def real_fig3(root: str | None = None) -> dict | None:
+    """The committed real-MNIST Figure 3 (``benchmarks/real_fig3.py``): "success_rate", "mean_linf",
+    "mean_l2" (rows minmax / pgd, columns ε), "config" (settings, command, wall time) and
+    "figures" (paths of the MinMax and PGD grids); None when it has not been run."""
+    out = read_result("fig3_mnist", ("success_rate", "mean_linf", "mean_l2"), results_dir=root)
+    if out is None:
+        return None
+    base = Path(root) if root else repo_root() / "results" / "real"
+    out["config"] = json.loads((base / "fig3_mnist_config.json").read_text())
+    for t in ("success_rate", "mean_linf", "mean_l2"):
+        out[t] = out[t].set_index("method")
+    out["figures"] = {m: base.parent.parent / "figures" / "real" / f"fig3_mnist_{m}.png" for m in ("minmax", "pgd")}
+    return out

@@ -9,8 +9,10 @@ data (an offline stand-in whose numbers are not comparable with Inception FID/KI
 """
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -21,7 +23,8 @@ from ..attacks import attack_config
 from ..config import Settings, register
 from ..fidelity import FidelitySettings, fid_kid
 from ..plotting import Figure, image_grid, perturbation_grid
-from . import ExperimentResult, cached, experiment
+from ..utils import repo_root
+from . import ExperimentResult, cached, experiment, read_result
 from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
 from .supervised import ABLATIONS
 
@@ -210,3 +213,17 @@ def control_demo(examples: str = "random sampling, MINE", n: int = 6, profile: s
     return perturbation_grid(x, {examples: (e["x_adv"], e["success"])}, n=n, vmax=0.5, scale=0.8,
                              title=f"{examples}: success {float(e['success'].float().mean()):.2f}, mean L∞ "
                                    f"{float((e['x_adv'] - x).flatten(1).abs().amax(1).mean()):.3f}")
+
+
+def real_table2(root: str | None = None) -> dict | None:
+    """The committed real-MNIST Table 2 (``benchmarks/real_table2.py``): "table" (FID/KID per
+    method beside the paper's), "tests" (paired KID tests with verdicts), "runs" (one line per
+    set), "config" (settings, command, wall time, deviations) and "figure" (path of the example
+    grid); None when it has not been run."""
+    out = read_result("table2_mnist", ("table", "tests", "runs"), results_dir=root)
+    if out is None:
+        return None
+    base = Path(root) if root else repo_root() / "results" / "real"
+    out["config"] = json.loads((base / "table2_mnist_config.json").read_text())
+    out["figure"] = base.parent.parent / "figures" / "real" / "table2_mnist_examples.png"
+    return out
