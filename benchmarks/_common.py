@@ -44,6 +44,19 @@ def log_invocation(entry: dict | None, seconds: float, command: str) -> dict:
     return {**entry, "seconds": sum(r["seconds"] for r in runs), "invocations": runs}
 
 
+def real_data_args(ap, repo: Path) -> None:
+    """The arguments every real-MNIST figure script shares: --root, --threads, --out, --figures."""
+    ap.add_argument("--root", default=str(repo.parent / "shared" / "data"), help="folder holding MNIST/raw")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=str(repo / "results" / "real"))
+    ap.add_argument("--figures", default=str(repo / "figures" / "real"))
+
+
+# make_mine_attack's preset for the supervised attacks of Figure 3 / Table 2: the paper's text
+# (c0 = 0, δ0 = 0), written beside their results because the tables elsewhere use the released code's
+SUPERVISED_PRESET = "paper"
+
+
 def mnist_classifier(data, seed: int = 0):
     """The C&W MNIST classifier of the real-data Figure 3 / Table 2 runs, in eval mode, with its
     training settings: 3 epochs of Adam (lr 1e-3) instead of the released 50 epochs of SGD, a

@@ -26,18 +26,22 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import command_line, mnist_classifier, mnist_missing, run_log  # noqa: E402
+from _common import (  # noqa: E402
+    SUPERVISED_PRESET,
+    command_line,
+    mnist_classifier,
+    mnist_missing,
+    real_data_args,
+    run_log,
+)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default=str(REPO.parent / "shared" / "data"), help="folder holding MNIST/raw")
+    real_data_args(ap, REPO)
     ap.add_argument("--n", type=int, default=10, help="correctly classified test images (rows)")
     ap.add_argument("--T", type=int, default=1000, help="MinMax iterations")
     ap.add_argument("--sampler", default="conv", choices=["conv", "random"])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=str(REPO / "results" / "real"))
-    ap.add_argument("--figures", default=str(REPO / "figures" / "real"))
     a = ap.parse_args(argv)
     if mnist_missing(a.root):
         return 0
@@ -104,6 +108,7 @@ def main(argv=None) -> int:
     cmd = command_line("real_fig3.py", argv)
     (out / "fig3_mnist_config.json").write_text(json.dumps(
         {**config, **run_log(out / "fig3_mnist_config.json", time.perf_counter() - t0, cmd), "threads": a.threads,
+         "preset": SUPERVISED_PRESET,
          "deviation": "classifier: 3 epochs of Adam (released: 50 epochs of SGD, Nesterov 0.9)"}, indent=1))
     for name, t in tables.items():
         print(name, "\n", t.to_markdown(floatfmt=".3f"), flush=True)

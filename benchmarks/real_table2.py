@@ -36,7 +36,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import command_line, mnist_classifier, mnist_missing, run_log  # noqa: E402
+from _common import (  # noqa: E402
+    SUPERVISED_PRESET,
+    command_line,
+    mnist_classifier,
+    mnist_missing,
+    real_data_args,
+    run_log,
+)
 
 CLAIMS = [  # (subject set, other set, claim) -- "subject is closer to the clean test images (lower KID)"
     ("MinMax conv", "MinMax random", "the conv mode's examples have a lower KID than random sampling's (Table 2)"),
@@ -50,7 +57,7 @@ CLAIMS = [  # (subject set, other set, claim) -- "subject is closer to the clean
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default=str(REPO.parent / "shared" / "data"), help="folder holding MNIST/raw")
+    real_data_args(ap, REPO)
     ap.add_argument("--n", type=int, default=100, help="correctly classified test images attacked")
     ap.add_argument("--T", type=int, default=40, help="MinMax iterations (the paper's Table 2: 40)")
     ap.add_argument("--K", type=int, default=96, help="random sampling: projected vectors per image (paper: 96)")
@@ -58,9 +65,6 @@ def main(argv=None) -> int:
     ap.add_argument("--pgd-eps", default="1.0,0.3", help="PGD's L∞ bounds (100 iterations, α = 0.01)")
     ap.add_argument("--reference", type=int, default=2000, help="clean, unattacked test images to compare with")
     ap.add_argument("--permutations", type=int, default=2000, help="sign flips of the paired KID test")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=str(REPO / "results" / "real"))
-    ap.add_argument("--figures", default=str(REPO / "figures" / "real"))
     a = ap.parse_args(argv)
     if mnist_missing(a.root):
         return 0
@@ -170,7 +174,7 @@ def main(argv=None) -> int:
     (out / "table2_mnist_config.json").write_text(json.dumps(
         {**config, **run_log(out / "table2_mnist_config.json", time.perf_counter() - t0,
                              command_line("real_table2.py", argv)),
-         "threads": a.threads, "extractor": extractor_desc, "kid_note": kid_note,
+         "threads": a.threads, "preset": SUPERVISED_PRESET, "extractor": extractor_desc, "kid_note": kid_note,
          "deviations": ["MNIST, not CIFAR-10; offline extractor, not Inception",
                         "reference: clean unattacked test images (paper: the training data)",
                         f"{a.n} test images (paper: 1000)",

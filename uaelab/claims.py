@@ -322,8 +322,8 @@ def _t2(claim: str) -> Callable[[Path], dict]:
         t = pd.read_csv(path)
         r = t[t["claim"] == claim].iloc[0]
         cfg = json.loads(path.with_name("table2_mnist_config.json").read_text())
-        budget = (f"MNIST (not CIFAR-10), {cfg['n']} test images, MinMax T = {cfg['T']}, offline extractor (not "
-                  f"Inception), {cfg['reference']} clean unattacked test images as reference")
+        budget = (f"MNIST (not CIFAR-10), {cfg['n']} test images, MinMax T = {cfg['T']}, preset {cfg['preset']}, "
+                  f"offline extractor (not Inception), {cfg['reference']} clean unattacked test images as reference")
         if r["verdict"] == "not tested":
             return {"measured": f"no image both attacks made adversarial ({int(r['pairs'])} pairs)", "test": r["test"],
                     "verdict": "not tested", "budget": budget}
@@ -333,22 +333,25 @@ def _t2(claim: str) -> Callable[[Path], dict]:
     return judge
 
 
+def _fig3_budget(path: Path) -> str:
+    cfg = json.loads(path.with_name("fig3_mnist_config.json").read_text())
+    s = cfg["eps_sweep"]
+    return (f"{len(s['samples'])} MNIST test images, MinMax T = {s['T']} ({s['sampler']} mode), preset "
+            f"{cfg['preset']}, PGD {s['pgd_steps']} iterations")
+
+
 def _fig3(path: Path) -> dict:
     l2 = pd.read_csv(path, index_col=0)
     ok = pd.read_csv(path.with_name("fig3_mnist_success_rate.csv"), index_col=0)
-    cfg = json.loads(path.with_name("fig3_mnist_config.json").read_text())
-    s = cfg["eps_sweep"]
     smaller = bool((l2.loc["minmax"] < l2.loc["pgd"]).all())
     as_often = bool((ok.loc["minmax"] >= ok.loc["pgd"]).all())
     last = l2.columns[-1]
     return {"measured": f"mean L2 of δ at ε = {last}: MinMax {l2.loc['minmax', last]:.2f} vs PGD "
                         f"{l2.loc['pgd', last]:.2f}; smaller at every ε: {smaller}; success rate at least PGD's at "
                         f"every ε: {as_often}",
-            "test": f"direction of the per-ε means over {len(s['samples'])} images (the KID tests of Table 2 test "
-                    "the image quality)",
+            "test": "direction of the per-ε means over the images (the KID tests of Table 2 test the image quality)",
             "verdict": "holds" if smaller and as_often else "does not hold",
-            "budget": f"{len(s['samples'])} MNIST test images, MinMax T = {s['T']} ({s['sampler']} mode), PGD "
-                      f"{s['pgd_steps']} iterations"}
+            "budget": _fig3_budget(path)}
 
 
 def _fig3_mi(path: Path) -> dict:
@@ -367,7 +370,7 @@ def _fig3_mi(path: Path) -> dict:
                         f"{b.loc[both, 'l2'].mean():.3f} ({int(both.sum())} images both successful)",
             "test": f"Wilcoxon signed-rank test over the images, p = {p:.2g}",
             "verdict": (("holds" if d.mean() < 0 else "does not hold") if p < ALPHA else "within noise"),
-            "budget": f"{len(a)} MNIST test images, MinMax T = 40, conv-mode MINE"}
+            "budget": _fig3_budget(path)}
 
 
 def _t2_claims() -> list[Claim]:
@@ -378,8 +381,7 @@ def _t2_claims() -> list[Claim]:
                  str(REAL / "fig3_mnist_per_image.csv"), _fig3_mi)]
     for cid, (claim, paper) in T2_CLAIMS.items():
         source = "Table 2" if "conv-vs-random" in cid else ("ours (ablation)" if "no-mi" in cid else "Figure 3")
-        out.append(Claim(cid, claim, source, paper, str(T2_TESTS),
-                         _t2(claim)))
+        out.append(Claim(cid, claim, source, paper, str(T2_TESTS), _t2(claim)))
     return out
 
 

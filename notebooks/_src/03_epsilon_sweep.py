@@ -161,7 +161,7 @@ if fig3 is None:
 else:
     c = fig3["config"]
     print(f"{len(c['test_indices'])} MNIST test images, MinMax T = {c['eps_sweep']['T']} "
-          f"({c['eps_sweep']['sampler']} mode), PGD {c['eps_sweep']['pgd_steps']} iterations; "
+          f"({c['eps_sweep']['sampler']} mode, preset {c['preset']}), PGD {c['eps_sweep']['pgd_steps']} iterations; "
           f"classifier test accuracy {c['test_accuracy']:.4f}; deviation: {c['deviation']}; "
           f"{c['wall_s'] / 60:.0f} min on {c['threads']} CPU thread(s)")
     print("command:", c["command"])

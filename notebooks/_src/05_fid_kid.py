@@ -197,7 +197,8 @@ if t2 is None:
     print("not run yet on this checkout (benchmarks/real_table2.py)")
 else:
     cfg = t2["config"]
-    print(f"{cfg['n']} MNIST test images, MinMax T = {cfg['T']}, reference: {cfg['reference']} clean test images;",
+    print(f"{cfg['n']} MNIST test images, MinMax T = {cfg['T']} (preset {cfg['preset']}),",
+          f"reference: {cfg['reference']} clean test images;",
           f"{cfg['wall_s'] / 60:.0f} min on {cfg['threads']} CPU thread(s)")
     print("deviations:", "; ".join(cfg["deviations"]))
     print("command:", cfg["command"])

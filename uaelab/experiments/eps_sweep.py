@@ -172,8 +172,9 @@ def fig3_eps_sweep(profile: str | None = None, **overrides) -> ExperimentResult:
 
 def real_fig3(root: str | None = None) -> dict | None:
     """The committed real-MNIST Figure 3 (``benchmarks/real_fig3.py``): "success_rate", "mean_linf",
-    "mean_l2" (rows minmax / pgd, columns ε), "config" (settings, command, wall time) and
-    "figures" (paths of the MinMax and PGD grids); None when it has not been run."""
+    "mean_l2" (rows minmax, pgd and the control "minmax, no MI term"; columns ε), "config"
+    (settings, command, wall time) and "figures" (paths of the MinMax and PGD grids); None when it
+    has not been run."""
     out = read_result("fig3_mnist", ("success_rate", "mean_linf", "mean_l2"), results_dir=root)
     if out is None:
         return None
