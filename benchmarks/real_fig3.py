@@ -11,6 +11,12 @@ MinMax loop without MINE), ``fig3_mnist_per_image.csv`` (one line per method, ε
 The sweep is cached per ε, so an interrupted run recomputes only the unfinished columns.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 40 --sampler conv
+
+Issue 24's longer run, the released code's supervised choices (c0 = 1e-3, Glorot δ0; `--preset`),
+written as ``fig3_mnist_T100_released_*`` beside the paper-preset T = 40 run:
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 100 --sampler conv \
+        --preset reference_code --tag T100_released
 """
 from __future__ import annotations
 
@@ -42,6 +48,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=10, help="correctly classified test images (rows)")
     ap.add_argument("--T", type=int, default=1000, help="MinMax iterations")
     ap.add_argument("--sampler", default="conv", choices=["conv", "random"])
+    ap.add_argument("--preset", default=SUPERVISED_PRESET, choices=["paper", "reference_code"],
+                    help="the paper text (c0 = 0, δ0 = 0) or the released code (c0 = 1e-3, Glorot δ0)")
+    ap.add_argument("--tag", default="", help="suffix of the result names (fig3_mnist_<tag>_*), e.g. T100_released")
     a = ap.parse_args(argv)
     if mnist_missing(a.root):
         return 0
@@ -64,11 +73,14 @@ def main(argv=None) -> int:
     s = EpsSweepSettings.from_profile("paper", samples=tuple(range(a.n)), T=a.T, sampler=a.sampler)
     config = {"eps_sweep": s.to_dict(), "classifier": settings.to_dict(), "test_accuracy": acc,
               "test_indices": idx.tolist(), "data": data.fingerprint()}
+    if a.preset != "paper":  # the paper preset's cache keys stay as they were
+        config["attack_preset"] = a.preset
+    stem = "fig3_mnist" + (f"_{a.tag}" if a.tag else "")
     results: dict = {"minmax": {}, "pgd": {}}
     for eps in s.epsilons:  # one cache entry per ε: an interrupted run keeps the finished columns
         one = s.replace(epsilons=(eps,))
         part = cached("fig3_mnist", {**config, "eps_sweep": one.to_dict()},
-                      lambda: sweep(model, x, y, idx, one, "paper"))
+                      lambda: sweep(model, x, y, idx, one, "paper", a.preset))
         for m in results:
             results[m].update(part[m])
         print(f"ε = {eps}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -80,7 +92,7 @@ def main(argv=None) -> int:
         one = s.replace(epsilons=(eps,))
         results.setdefault("minmax, no MI term", {}).update(cached(
             "fig3_mnist_control", {**config, "eps_sweep": one.to_dict(), "mi": "no MI term"},
-            lambda: control_sweep(model, x, y, idx, one, "paper", "no MI term")))
+            lambda: control_sweep(model, x, y, idx, one, "paper", "no MI term", a.preset)))
 
     def size(fn):
         return pd.DataFrame({m: {e: float(fn(r["x_adv"] - x)) for e, r in per.items()} for m, per in results.items()}
@@ -96,19 +108,19 @@ def main(argv=None) -> int:
     out, figs = Path(a.out), Path(a.figures)
     out.mkdir(parents=True, exist_ok=True)
     figs.mkdir(parents=True, exist_ok=True)
-    per_image.to_csv(out / "fig3_mnist_per_image.csv", index=False)
+    per_image.to_csv(out / f"{stem}_per_image.csv", index=False)
     for name, t in tables.items():
-        t.to_csv(out / f"fig3_mnist_{name}.csv")
-        (out / f"fig3_mnist_{name}.md").write_text(t.to_markdown(floatfmt=".3f") + "\n")
+        t.to_csv(out / f"{stem}_{name}.csv")
+        (out / f"{stem}_{name}.md").write_text(t.to_markdown(floatfmt=".3f") + "\n")
     titles = {"minmax": f"MinMax attack (per-sample MINE, {s.sampler} mode, T={s.T})",
               "pgd": f"PGD attack ({s.pgd_steps} iterations)"}
     for m, title in titles.items():
-        sweep_figure(results, m, title).savefig(figs / f"fig3_mnist_{m}.png", dpi=110, bbox_inches="tight",
+        sweep_figure(results, m, title).savefig(figs / f"{stem}_{m}.png", dpi=110, bbox_inches="tight",
                                                 metadata={"Software": None})
     cmd = command_line("real_fig3.py", argv)
-    (out / "fig3_mnist_config.json").write_text(json.dumps(
-        {**config, **run_log(out / "fig3_mnist_config.json", time.perf_counter() - t0, cmd), "threads": a.threads,
-         "preset": SUPERVISED_PRESET,
+    (out / f"{stem}_config.json").write_text(json.dumps(
+        {**config, **run_log(out / f"{stem}_config.json", time.perf_counter() - t0, cmd), "threads": a.threads,
+         "preset": a.preset,
          "deviation": "classifier: 3 epochs of Adam (released: 50 epochs of SGD, Nesterov 0.9)"}, indent=1))
     for name, t in tables.items():
         print(name, "\n", t.to_markdown(floatfmt=".3f"), flush=True)

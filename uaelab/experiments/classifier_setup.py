@@ -42,10 +42,12 @@ def correct_samples(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def make_mine_attack(method: str, model, profile: str | None, overrides: list[str], seed: int = 0,
-                     target: torch.Tensor | int | None = None, kappa: float | None = None):
+                     target: torch.Tensor | int | None = None, kappa: float | None = None, preset: str = "paper"):
     """``uaelab.attacks.make_attack`` for a classifier, optionally targeted (``target``: a class
-    or one class per sample). Returns the attack; its settings key the caches."""
-    attack = make_attack(method, model, profile=profile, overrides=overrides, seed=seed, kind="classifier")
+    or one class per sample), with the attack preset ``preset`` (the paper's text by default, or
+    "reference_code"). Returns the attack; its settings key the caches."""
+    attack = make_attack(method, model, profile=profile, overrides=overrides, seed=seed, kind="classifier",
+                         preset=preset)
     if target is not None:
         k = attack.settings.kappa if kappa is None else kappa
         attack.criterion = C.as_factory(C.cw(model, kappa=k, target=target))

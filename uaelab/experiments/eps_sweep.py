@@ -47,16 +47,17 @@ class EpsSweepSettings(Settings):
             raise ValueError("eps_sweep.sampler must be 'random' or 'conv'")
 
 
-def sweep(model, x, y, idx, s: EpsSweepSettings, profile) -> dict:
-    """{method: {eps: result dict}} for "minmax" and "pgd"."""
+def sweep(model, x, y, idx, s: EpsSweepSettings, profile, preset: str = "paper") -> dict:
+    """{method: {eps: result dict}} for "minmax" and "pgd" (``preset``: the attacks' preset)."""
     out: dict = {"minmax": {}, "pgd": {}}
     for eps in tqdm(s.epsilons, desc="ε sweep", leave=False):
         mm = make_mine_attack("mine-sup", model, profile, [f"minmax.T={s.T}", f"minmax.epsilon={eps}",
-                                                            f"mine.sampler={s.sampler}"], seed=s.seed)
+                                                            f"mine.sampler={s.sampler}"], seed=s.seed,
+                              preset=preset)
         out["minmax"][eps] = slim(mm(x, y, indices=idx))
         pgd = make_mine_attack("pgd", model, profile, [f"pgd.epsilon={eps}", f"pgd.steps={s.pgd_steps}",
                                                         f"pgd.alpha={s.pgd_alpha}", "pgd.mi_eval_steps=0"],
-                               seed=s.seed)
+                               seed=s.seed, preset=preset)
         out["pgd"][eps] = slim(pgd(x, y, indices=idx))
     return out
 
@@ -100,13 +101,14 @@ def run(profile: str | None = None, **overrides):
     return s, config, x, results
 
 
-def control_sweep(model, x, y, idx, s: EpsSweepSettings, profile, mi: str) -> dict:
+def control_sweep(model, x, y, idx, s: EpsSweepSettings, profile, mi: str, preset: str = "paper") -> dict:
     """MinMax's sweep with the MI term ``mi`` (a key of ``supervised.ABLATIONS``): {eps: result dict}."""
     method, extra = ABLATIONS[mi]
     out = {}
     for eps in s.epsilons:
         attack = make_mine_attack(method, model, profile, [f"minmax.T={s.T}", f"minmax.epsilon={eps}",
-                                                           f"mine.sampler={s.sampler}"] + extra, seed=s.seed)
+                                                           f"mine.sampler={s.sampler}"] + extra, seed=s.seed,
+                                  preset=preset)
         out[eps] = slim(attack(x, y, indices=idx))
     return out
 
