@@ -15,12 +15,12 @@ a classifier trained briefly on a subset of MNIST through the model zoo. It writ
 
 Results are cached (``uaelab.experiments.cached``), so a rerun with the same settings is instant.
 
-    .venv/bin/python benchmarks/real_mnist_table3.py --samples 50 --budget 500 --binary-steps 5
+    .venv/bin/python benchmarks/real_mnist_table3.py --samples 50 --budget 500 --binary-steps 5 --epochs 3
 
 and the variant that gives the penalty method MinMax's MINE steps (1 per iteration instead of the
 released 20), so that only the c strategy differs:
 
-    .venv/bin/python benchmarks/real_mnist_table3.py --samples 50 --budget 500 --binary-steps 5 \
+    .venv/bin/python benchmarks/real_mnist_table3.py --samples 50 --budget 500 --binary-steps 5 --epochs 3 \
         --mine-steps-penalty 1 --tag mnist_equal_mine
 """
 from __future__ import annotations
