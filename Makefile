@@ -52,7 +52,7 @@ $(BOOK_VENV)/.installed:
 book: setup book-venv
 	rm -rf build/book build/mathjax && mkdir -p build/book/docs
 	cp docs/book/_config.yml docs/book/intro.md build/book/
-	cp docs/glossary.md docs/workshop.md build/book/docs/
+	cp docs/glossary.md docs/workshop.md docs/findings.md docs/verdicts.md build/book/docs/
 	mkdir -p build/book/_static/mathjax/output/chtml/fonts build/mathjax
 	if [ -f $(BOOK_VENV)/mathjax-$(MATHJAX).tgz ]; then \
 	  tar -xzf $(BOOK_VENV)/mathjax-$(MATHJAX).tgz -C build/mathjax && \

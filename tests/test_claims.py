@@ -57,8 +57,16 @@ def test_readme_summary_and_claims_files_are_generated_from_results():
     `python -m uaelab.claims` after new results); so are results/real/claims.{csv,md}, the forest
     plot's data and docs/findings.md."""
     from uaelab.claims import claims_markdown, claims_table
-    from uaelab.claims_report import (FINDINGS, FOREST, FOREST_DATA, README_END, README_START, findings_markdown,
-                                      forest_data, readme_block)
+    from uaelab.claims_report import (
+        FINDINGS,
+        FOREST,
+        FOREST_DATA,
+        README_END,
+        README_START,
+        findings_markdown,
+        forest_data,
+        readme_block,
+    )
 
     table = claims_table()
     start, end = README.index(README_START), README.index(README_END) + len(README_END)

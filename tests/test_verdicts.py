@@ -174,3 +174,16 @@ def test_retrain_seeds_train_every_row_per_seed(tmp_path, monkeypatch):
     assert set(back) >= {"summary", "tests", "runs", "notes", "config"}
     assert back["tests"].set_index("claim").loc["MINE-UAE beats Duplicate", "verdict"] in VERDICTS
     assert real_table4("sparse", root=tmp_path / "out") is None
+
+
+def test_docs_example_runs_and_says_what_it_prints():
+    """docs/verdicts.md documents `compare` with a runnable example; its comments state the output."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "verdicts.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", doc, re.S)
+    ns: dict = {}
+    exec(compile(code, "docs/verdicts.md", "exec"), ns)
+    assert ns["c"].verdict == "equivalent" and ns["c"].design == "paired"
+    assert [f.verdict for f in ns["family"]] == ["holds", "equivalent"]

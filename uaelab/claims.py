@@ -25,7 +25,6 @@ import pandas as pd
 from . import paper as P
 from .utils import repo_root
 from .verdicts import (
-    ALPHA,
     NOT_RUN,
     VERDICTS,
     Comparison,
@@ -210,7 +209,8 @@ def _mi_term(path: Path) -> dict:
     m, d = r["methods"], r["max_abs_diff_mine_uae_vs_no_mi"]
     c = tolerance_check(d, 0.0, 2 / 255, direction="higher", what="max per-pixel |x_MINE − x_noMI|")
     c = judge_family([c], "attack · MINE-UAE vs no-MI · examples")[0]
-    return _row(c, f"max per-pixel difference MINE-UAE vs no-MI {d:.4f} (mean {r['mean_abs_diff_mine_uae_vs_no_mi']:.1e}); "
+    mean = r["mean_abs_diff_mine_uae_vs_no_mi"]
+    return _row(c, f"max per-pixel difference MINE-UAE vs no-MI {d:.4f} (mean {mean:.1e}); "
                    f"ASR {m['mine-uae']['asr']:.3f} vs {m['no-mi']['asr']:.3f}",
                 "2 grey levels (2/255) per pixel: below it, the two images are the same 8-bit image",
                 f"released MINE settings, {r['n']} MNIST test images, dense AE")
@@ -288,8 +288,8 @@ def _table3(setting: str) -> Callable[[Path], dict]:
         s = json.loads(path.with_name(path.name.replace("_per_sample.csv", ".json")).read_text())
         steps = {r["method"]: r["mine_steps_per_iteration"] for r in s["table"]}
         st = s["settings"]
-        return _row(c, f"mean best MI MinMax {c.mean_a:.2f} vs penalty {c.mean_b:.2f} nats over {int(both.sum())} images "
-                       f"both attacks made adversarial (ASR {a['success'].mean():.2f} / {b['success'].mean():.2f}); "
+        return _row(c, f"mean best MI MinMax {c.mean_a:.2f} vs penalty {c.mean_b:.2f} nats over {int(both.sum())} "
+                       f"images both attacks made adversarial (ASR {a['success'].mean():.2f} / {b['success'].mean():.2f}); "
                        f"difference {c.difference:.2f}, 95% CI [{c.ci95[0]:.2f}, {c.ci95[1]:.2f}]",
                     f"half the paper's relative gain {pp} → {pa} nats ({rel * 2:.0%} / 2) × our penalty mean",
                     f"{st['n_samples']} MNIST test images × {st['budget']} iterations (paper: 1000 × 9000, "
@@ -430,8 +430,8 @@ def _t5_claims() -> list[Claim]:
             else:
                 text = f"{'control: ' if other != 'GA (σ=0.01)' else 'ours: '}MINE-UAE beats {other} (SimCLR {what})"
                 pap = "not in the paper"
-            out.append(Claim(f"t5-{metric}-vs-{_slug(other)}", text, "Table 5", pap, str(T5_RUNS), _t5_judge(metric, other),
-                             readme=other in ("Original", "Duplicate")))
+            out.append(Claim(f"t5-{metric}-vs-{_slug(other)}", text, "Table 5", pap, str(T5_RUNS),
+                             _t5_judge(metric, other), readme=other in ("Original", "Duplicate")))
     return out
 
 
@@ -522,8 +522,8 @@ def _fig3(other: str) -> Callable[[Path], dict]:
         ok = pd.read_csv(path.with_name(path.name.replace("_per_image.csv", "_success_rate.csv")), index_col=0)
         as_often = bool((ok.loc["minmax"] >= ok.loc["pgd"]).all())
         name = "PGD" if other == "pgd" else "the loop without MI"
-        return _row(c, f"mean L2 of δ at ε = 1: MinMax {c.mean_a:.2f} vs {name} {c.mean_b:.2f} over {c.n_a} images both "
-                       f"successful; difference {c.difference:.2f}, 95% CI [{c.ci95[0]:.2f}, {c.ci95[1]:.2f}]; MinMax "
+        return _row(c, f"mean L2 of δ at ε = 1: MinMax {c.mean_a:.2f} vs {name} {c.mean_b:.2f} over {c.n_a} images "
+                       f"both successful; difference {c.difference:.2f}, 95% CI [{c.ci95[0]:.2f}, {c.ci95[1]:.2f}]; MinMax "
                        f"succeeds at least as often as PGD at every ε: {as_often}",
                     "a tenth of PGD's mean L2 at ε = 1 (a tenth of the gap Figure 3 illustrates)", _fig3_budget(path))
     return judge
@@ -612,6 +612,18 @@ def verdict_of(claim_id: str, root: Path | str | None = None) -> str:
     if claim_id not in t.index:
         raise ValueError(f"no claim {claim_id!r} in results/real/claims.csv; ids: {', '.join(t.index)}")
     return str(t.loc[claim_id, "verdict"])
+
+
+SHOW = ["claim", "design", "mean_a", "mean_b", "difference", "ci95_low", "ci95_high", "margin", "p_diff_adj",
+        "p_equiv_adj", "n_to_decide", "verdict"]
+
+
+def claims_rows(prefix: str, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The claims whose id starts with ``prefix`` (e.g. "t4-dense-"), indexed by id, with the
+    columns a notebook shows (:data:`SHOW`: design, means, difference and 95% CI, margin, Holm-
+    adjusted p of both tests, runs that would decide an inconclusive row, verdict)."""
+    t = claims_table() if table is None else table
+    return t[t["id"].str.startswith(prefix)].set_index("id")[SHOW]
 
 
 def claims_markdown(table: pd.DataFrame | None = None, details: bool = True) -> str:

@@ -1,7 +1,7 @@
 """What the claims table says, in words and one picture: the README's summary, the forest plots,
 notebook 09's conclusion and ``docs/findings.md``, all generated from :func:`uaelab.claims.claims_table`.
 
-    python -m uaelab.claims      # rewrites results/real/claims.{csv,md}, the figures, the README block, docs/findings.md
+    python -m uaelab.claims   # results/real/claims.{csv,md}, the figures, the README block, docs/findings.md
 """
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def summary_markdown(table: pd.DataFrame | None = None) -> str:
     fams, ntests, chance = _families(t)
     lines = [
         f"**{len(t)} claims and controls** ({len(paper)} of them the paper's): "
-        + ", ".join(f"{c[v]} {v}" for v in STATUSES) + f". Of the paper's own claims: "
+        + ", ".join(f"{c[v]} {v}" for v in STATUSES) + ". Of the paper's own claims: "
         + ", ".join(f"{cp[v]} {v}" for v in STATUSES) + ".",
         "",
         f"* **Augmentation vs no augmentation** (`*-vs-original`): {_list(_grouped(t, '-vs-original'))}.",
@@ -260,7 +260,8 @@ def claims_md(table: pd.DataFrame) -> str:
             + "\n## Families and their margins\n\n| family | margin Δ | why |\n|---|---|---|\n"
             + "".join(f"| {r.family} | {r.margin:.3g} | {r.margin_reason} |\n" for r in fams.itertuples()
                       if isinstance(r.margin, float) and math.isfinite(r.margin))
-            + "\n| id | evidence |\n|---|---|\n" + "".join(f"| {r.id} | `{r.evidence}` |\n" for r in table.itertuples()))
+            + "\n| id | evidence |\n|---|---|\n"
+            + "".join(f"| {r.id} | `{r.evidence}` |\n" for r in table.itertuples()))
 
 
 def write_claims(root: Path | str | None = None, readme: bool = True) -> list[Path]:

@@ -244,3 +244,14 @@ def facts() -> dict[tuple[int, str, str, str], float]:
                     if value is not None:
                         out[(t, name, method, metric)] = value
     return out
+
+
+def half_claimed_effect(table: int | str, row: str | tuple, metric: str) -> float | None:
+    """Half the paper's relative change of MINE-UAE (MinMax in Table 3) over its baseline for
+    ``row``: the default margin rule of uaelab.verdicts (times our own baseline's mean). None when
+    the paper has no such row."""
+    try:
+        base, new = paper_pair(table, row, metric)
+    except (KeyError, ValueError):
+        return None
+    return abs(relative_change(base, new)) / 2

@@ -322,7 +322,7 @@ def _frame(rows) -> pd.DataFrame:
 
 
 def claim_tests(rows, metric: str, better: str = "lower", subject: str = "MINE-UAE", group: str = "model",
-                margin: float | dict | None = None, relative_margin: float | None = None,
+                margin: float | dict | None = None, relative_margin: float | dict | None = None,
                 alpha: float = ALPHA) -> pd.DataFrame:
     """``subject`` against every other method, per ``group`` (one family per group × metric).
 
@@ -330,8 +330,9 @@ def claim_tests(rows, metric: str, better: str = "lower", subject: str = "MINE-U
     a runs table with columns ``group``, ``method``, ``retrain_seed`` and ``metric``. The design
     is paired over the retraining seeds both rows share (they share the initialisation), else
     independent. The margin Δ: ``margin`` (a number, or {group: number}), or ``relative_margin``
-    times the Original row's mean of the group (the claim's rule: half the paper's relative
-    improvement times our Original), else none (no equivalence test). Holm within each group.
+    (a fraction, or {group: fraction}) times the Original row's mean of the group (the claim's
+    rule: half the paper's relative improvement times our Original), else none (no equivalence
+    test). Holm within each group.
     Columns: means and stds, runs, difference, design, margin, CIs, raw and adjusted p of both
     tests, runs that would decide it, the verdict of "subject beats other".
     """
@@ -365,6 +366,8 @@ def _group_margin(sub: pd.DataFrame, gkey, metric: str, margin, relative_margin)
         return margin.get(gkey)
     if margin is not None:
         return float(margin)
+    if isinstance(relative_margin, dict):
+        relative_margin = relative_margin.get(gkey)
     if relative_margin is not None:
         base = sub[sub["method"] == "Original"][metric]
         return float(relative_margin * abs(base.mean())) if len(base) else None

@@ -87,7 +87,7 @@ res.figures["estimate_vs_truth"]
 # %% [markdown]
 # **What to look at.** The dashed MINE curve follows the closed form (the check below prints the
 # largest gap). At $\rho = 0$ the constant critic (bound exactly 0) usually wins, so independent
-# pairs come out at 0 or within noise of it, never confidently below. For large MI (many dimensions, $\rho \to 1$, the `paper` profile's
+# pairs come out at 0 or within sampling error of it, never confidently below. For large MI (many dimensions, $\rho \to 1$, the `paper` profile's
 # $d = 20$) expect the estimate to fall *below* the truth: a DV bound needs exponentially many
 # samples to certify a large MI.
 
@@ -155,7 +155,7 @@ except ValueError as err:
 # reports that critic's bound (cross-fitting), so no pair that fitted or picked a critic scores
 # it: the estimate is an honest held-out lower bound up to its noise, not the luckiest of many
 # evaluations. The constant critic (bound exactly 0) is a candidate too, so independent pairs
-# come out at 0 or within noise of it. It is reliable up to about 2 nats for Gaussians of any
+# come out at 0 or within sampling error of it. It is reliable up to about 2 nats for Gaussians of any
 # correlation structure (up to $d = 20$ here), their coordinatewise invertible maps and
 # heavy-tailed pairs (the lines above list any task it misses). Two limits hold for *any*
 # estimator of this kind: the $\log \mathbb E[e^T]$ term averages $e^T$, whose variance grows

@@ -22,52 +22,88 @@
 #
 # **You will learn to**
 #
-# * read each claim of the paper with its measured verdict and the test behind it
-# * tell 'does not hold' from 'within noise', and both from 'not tested'
+# * read each claim of the paper with its measured verdict, its design, margin and tests
+# * tell *holds* from *equivalent* and *inconclusive*, and all three from *not run*
+# * read a forest plot: which effects are real, which are ruled out, which are undecided
 # * say what a learner should and should not conclude from a reproduction
 #
 # **Before you start**
 #
 # * notebooks 02–08 (at least 02 and 06)
-# * a two-sample t-test, roughly
+# * a two-sample t-test, roughly; equivalence testing (TOST) is explained below
 #
 # The closing notebook. Every claim of the paper (and the controls this series added) is listed
 # with what was **measured**, the statistical **test**, and the **verdict**, all read at run time
 # from the result files committed under `results/` by `uaelab.claims.claims_table()`. Nothing
-# measured is typed into this notebook: rerun an experiment, commit its result file, and this
-# notebook says the new verdict.
+# measured is typed into this notebook: rerun an experiment, commit its result file, run
+# `python -m uaelab.claims`, and this notebook says the new verdict.
 #
-# A verdict is one of four (`uaelab.verdicts.VERDICTS`; see the [glossary](../docs/glossary.md)):
+# ## How a verdict is made
 #
-# * **holds**: the measured difference has the paper's sign and is larger than its run-to-run
-#   noise (Welch's t over seeds, or a binomial/Fisher test where a file has no per-run values);
-# * **does not hold**: the difference is significant and has the *other* sign;
-# * **within noise**: the runs cannot tell the difference from zero (with few seeds, say so: that
-#   is not evidence of no effect, only of no detectable one at this budget);
-# * **not tested**: the result file is missing (the `measured` column names it).
+# A *comparison* is method A against method B on one metric, with the direction the claim asserts.
+# Comparisons of one table × model or dataset × metric form a *family*. For each comparison
+# (`uaelab.verdicts.compare`, on statsmodels):
+#
+# * the **design** is *paired* when A's and B's runs share a retraining seed (same initialisation
+#   and data order: a paired t-test), *independent* otherwise (Welch's t-test);
+# * the **margin** Δ is the smallest difference that would matter, fixed before looking at the
+#   data: half the improvement the paper reports for that row, times our Original's mean; controls
+#   use the margin of the claim they control; a few rows state their own (e.g. 2 grey levels);
+# * two tests: a two-sided test of difference, and an equivalence test (TOST: two one-sided tests
+#   that the difference lies inside ±Δ); both p values are **Holm-adjusted within the family**.
+#
+# The verdict, at α = 0.05 after adjustment (`uaelab.verdicts.VERDICTS`; see the
+# [glossary](../docs/glossary.md)):
+#
+# * *holds*: significant in the claimed direction, and not equivalent;
+# * *does not hold*: significant against the claimed direction (or a difference where the claim
+#   is that there is none);
+# * *equivalent*: the difference lies inside ±Δ. For a claimed improvement this rules the
+#   improvement out at the margin (not reproduced); for a claimed equality it supports it;
+# * *inconclusive*: neither test decides; the row says how many runs per arm would likely decide it;
+# * *not run* (not a verdict): the result file is missing (the `measured` column names it).
 
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
 
 from uaelab.claims import claims_table
-from uaelab.verdicts import ALPHA, VERDICTS
+from uaelab.claims_report import conclusion, forest_plot
+from uaelab.verdicts import ALPHA, NOT_RUN, VERDICTS
 
 table = claims_table()
-assert set(table["verdict"]) <= set(VERDICTS), table["verdict"].unique()
-print(f"{len(table)} claims; significance level {ALPHA}")
-table["verdict"].value_counts().reindex(VERDICTS, fill_value=0).rename("claims").to_frame()
+assert set(table["verdict"]) <= {*VERDICTS, NOT_RUN}, table["verdict"].unique()
+print(f"{len(table)} claims; significance level {ALPHA}, Holm within {table['family'].nunique()} families")
+table["verdict"].value_counts().reindex([*VERDICTS, NOT_RUN], fill_value=0).rename("claims").to_frame()
 
 # %% [markdown]
 # ## The table
 #
-# Each row: the claim, where the paper makes it (`source`), the paper's number, what was measured,
-# and the verdict. The `budget` column says how much compute the measurement had (seeds, images,
-# iterations), next to the paper's.
+# Each row: the claim, where the paper makes it (`source`), the family it is adjusted within, the
+# design, what was measured and the verdict. The `budget` column (below, claim by claim) says how
+# much compute the measurement had (seeds, images, iterations), next to the paper's.
 
 # %%
-with pd.option_context("display.max_colwidth", 120):
-    display(table[["id", "claim", "source", "measured", "verdict"]].set_index("id"))
+with pd.option_context("display.max_colwidth", 90, "display.max_rows", 200):
+    display(table[["id", "family", "design", "margin", "p_diff_adj", "p_equiv_adj", "verdict"]].set_index("id"))
+
+# %% [markdown]
+# ## The forest plot
+#
+# One line per comparison with a margin: the difference with its 90% (thick) and 95% (thin)
+# confidence intervals, in units of the family's margin Δ and signed so that right is the
+# direction the claim asserts. The shaded band is ±Δ: an interval inside it is *equivalent*; one
+# clear of zero on the right *holds*. The diamond marks the effect the paper reports (2Δ by
+# construction of the margin). The colour is the verdict.
+
+# %%
+fig = forest_plot(table, headline=True)
+
+# %% [markdown]
+# Every comparison (controls included):
+
+# %%
+fig = forest_plot(table)
 
 # %% [markdown]
 # ## Claim by claim
@@ -76,17 +112,20 @@ with pd.option_context("display.max_colwidth", 120):
 
 # %%
 LESSON = {
-    "holds": "Reproduced at this budget. Check that its controls (Duplicate, no-MI) are claims of their own below: "
-             "a claim about MINE holds only if the no-MI control does not do as well.",
-    "does not hold": "Measured, and the difference goes the other way, beyond the noise. Look for what differs "
-                     "from the paper's set-up (data, preset, budget) before concluding the paper is wrong.",
-    "within noise": "The runs cannot separate the two rows. More seeds could; until then, neither the claim nor "
-                    "its opposite is supported.",
-    "not tested": "No committed result yet; the measured column names the missing file and the command makes it.",
+    "holds": "Reproduced at this budget. Check its controls (Duplicate, no-MI) below: a claim about MINE holds only "
+             "if the controls do not do as well.",
+    "does not hold": "Measured, and the difference goes the other way. Look for what differs from the paper's set-up "
+                     "(data, preset, budget) before concluding the paper is wrong.",
+    "equivalent": "The difference is inside the margin: any effect is smaller than the one that would matter. For a "
+                  "claimed improvement, that is a negative result, honestly measured.",
+    "inconclusive": "The runs can neither show the effect nor rule it out at the margin. The test column says how "
+                    "many runs per arm would likely decide it.",
 }
-tested = table[table["verdict"] != "not tested"]
+tested = table[table["verdict"] != NOT_RUN]
 for _, r in tested.iterrows():
     display(Markdown(f"**{r['id']}** · {r['claim']}  \n*{r['source']}* · paper: {r.get('paper', '–')}  \n"
+                     f"family: {r['family']} · design: {r['design']} · margin: {r['margin']:.3g} "
+                     f"({r['margin_reason']})  \n"
                      f"measured: {r['measured']} → **{r['verdict']}**  \n"
                      f"test: {r['test']} · budget: {r['budget']} · evidence: `{r['evidence']}`  \n"
                      f"{LESSON[r['verdict']]}"))
@@ -95,22 +134,8 @@ for _, r in tested.iterrows():
 # The claims without a committed result yet, and the file each one waits for:
 
 # %%
-waiting = table[table["verdict"] == "not tested"]
-print(LESSON["not tested"])
+waiting = table[table["verdict"] == NOT_RUN]
 waiting.groupby("evidence")["id"].apply(lambda ids: ", ".join(ids)).rename("claims").to_frame()
-
-# %% [markdown]
-# ## What to conclude
-#
-# The counts and lists below are computed from the table, so they follow the committed results:
-
-# %%
-by = {v: table.loc[table["verdict"] == v, "id"].tolist() for v in VERDICTS}
-for v in VERDICTS:
-    print(f"{v:14s} {len(by[v]):2d}  {', '.join(by[v])}")
-n_tested = len(table) - len(by["not tested"])
-print(f"\nof {n_tested} tested claims, {len(by['holds'])} hold, {len(by['does not hold'])} do not, "
-      f"{len(by['within noise'])} cannot be told from noise at the budgets run")
 
 # %% [markdown]
 # Every improvement over the original model, beside its control. An augmented model trains twice
@@ -124,16 +149,28 @@ pd.DataFrame([{"improvement": c, "vs original": verdict[c], "vs Duplicate": verd
               for c, d in gains]).set_index("improvement")
 
 # %% [markdown]
+# ## Conclusion
+#
+# Written from the verdicts and from the measurements of the earlier notebooks (so it follows the
+# committed results; the same text is `docs/findings.md`):
+
+# %%
+display(Markdown(conclusion(table)))
+
+# %% [markdown]
 # How to read this as a learner, whatever the counts say on your checkout:
 #
 # * **A claim about a method needs its control beside it.** Notebooks 02, 03, 05 and 06 showed
 #   that the attacks return nearly the same examples with the MINE networks untrained or without
 #   an MI term; an improvement credited to MINE has to beat those rows, and an augmentation gain has
 #   to beat **Duplicate** (the same gradient steps with nothing new).
-# * **One run is an anecdote.** The verdicts compare rows over seeds; a gain that one seed shows and
-#   the next does not is "within noise".
-# * **Budgets matter.** Most measurements here ran at reduced budgets (the `budget` column); a
-#   "within noise" at three seeds is not a "does not hold" at thirty.
+# * **Absence of evidence is not evidence of absence.** A non-significant difference is
+#   *inconclusive* unless an equivalence test puts it inside a margin stated in advance.
+# * **Many tests, some false alarms.** With dozens of comparisons, a few come out significant by
+#   chance; Holm's adjustment controls that within a family, and the conclusion says how many to
+#   expect across the table.
+# * **Budgets matter.** Most measurements here ran at reduced budgets (the `budget` column); an
+#   *inconclusive* at three seeds may be decided at the number of runs the test column gives.
 # * **An MI estimate is a score, not a measurement** (notebook 01): comparisons of MINE estimates
 #   also compare how long each estimator trained (notebook 04).
 
@@ -141,5 +178,5 @@ pd.DataFrame([{"improvement": c, "vs original": verdict[c], "vs Duplicate": verd
 # > **Key takeaways**
 # >
 # > * Verdicts are computed from committed result files at run time; no number here is typed by hand.
-# > * Controls (no-MI, untrained MINE, Duplicate) and seeds decide what a claim's evidence is worth.
-# > * 'Within noise' at a small budget is an open question, not a refutation.
+# > * Each verdict states its design, its margin and the family it is adjusted within.
+# > * *equivalent* rules an effect out; *inconclusive* leaves it open and says what would close it.

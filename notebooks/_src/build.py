@@ -10,6 +10,11 @@ other cell is the students' notebook. Run from the repository root::
     .venv/bin/python notebooks/_src/build.py --check     # do the committed notebooks match their sources?
     .venv/bin/python notebooks/_src/build.py --executed build/book   # executed copies for `make book`
 
+Markdown may cite a claim's verdict only as ``{verdict:ID}`` (an id of
+``results/real/claims.csv``): the build writes the verdict the committed claims file states, in
+bold, so prose cannot drift from the results (``--check`` and tests/test_notebook_sources.py fail
+when a notebook states a verdict the claims file no longer gives).
+
 A notebook with cells marked ``# NBVAL_CHECK_OUTPUT`` is executed once (quick profile, headless)
 and stored with the outputs of those cells only (nbval compares them; it skips a cell stored
 without outputs); every other notebook is stored without outputs. Cell ids are numbered, so a
@@ -17,6 +22,9 @@ rebuild of an unchanged source changes nothing.
 """
 from __future__ import annotations
 
+import csv
+import functools
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +40,27 @@ NOTEBOOKS = SRC.parent  # notebooks/
 SOLUTION = "solution"  # the cell tag that selects the worked solutions
 METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"}}
+
+
+PLACEHOLDER = re.compile(r"\{verdict:([A-Za-z0-9.\-]+)\}")
+CLAIMS = NOTEBOOKS.parent / "results" / "real" / "claims.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def _verdicts() -> dict[str, str]:
+    with open(CLAIMS, newline="") as fh:
+        return {row["id"]: row["verdict"] for row in csv.DictReader(fh)}
+
+
+def cite_verdicts(text: str, where: str = "") -> str:
+    """``{verdict:ID}`` -> ``**<the verdict results/real/claims.csv states for ID>**``."""
+    def one(m: re.Match) -> str:
+        table = _verdicts()
+        if m.group(1) not in table:
+            raise ValueError(f"{where}: {{verdict:{m.group(1)}}} names no claim of {CLAIMS.name}; "
+                             "see `python -m uaelab.claims` for the ids")
+        return f"**{table[m.group(1)]}**"
+    return PLACEHOLDER.sub(one, text)
 
 
 def sources() -> list[Path]:
@@ -54,6 +83,8 @@ def split(source: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode | 
         is_solution = SOLUTION in tags
         tags = [t for t in tags if t != SOLUTION]
         cell.metadata = {"tags": tags} if tags else {}
+        if cell.cell_type == "markdown":
+            cell.source = cite_verdicts(cell.source, source.name)
         (solution if is_solution else student).append(cell)
     built = []
     for cells, prefix in ((student, f"nb{key}"), (solution, f"sol{key}")):
@@ -142,7 +173,8 @@ def execute_into(dest: Path, chosen: list[Path]) -> None:
     toc = ["format: jb-book", "root: intro", "parts:", "  - caption: The notebooks", "    chapters:"]
     toc += [f"      - file: notebooks/{s.stem}" for s in chosen]
     toc += ["  - caption: For teachers and learners", "    chapters:",
-            "      - file: docs/glossary", "      - file: docs/workshop"]
+            "      - file: docs/findings", "      - file: docs/verdicts", "      - file: docs/glossary",
+            "      - file: docs/workshop"]
     (dest / "_toc.yml").write_text("\n".join(toc) + "\n")
 
 
