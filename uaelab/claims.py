@@ -289,7 +289,8 @@ def _table3(setting: str) -> Callable[[Path], dict]:
         steps = {r["method"]: r["mine_steps_per_iteration"] for r in s["table"]}
         st = s["settings"]
         return _row(c, f"mean best MI MinMax {c.mean_a:.2f} vs penalty {c.mean_b:.2f} nats over {int(both.sum())} "
-                       f"images both attacks made adversarial (ASR {a['success'].mean():.2f} / {b['success'].mean():.2f}); "
+                       f"images both attacks made adversarial (ASR {a['success'].mean():.2f} / "
+                       f"{b['success'].mean():.2f}); "
                        f"difference {c.difference:.2f}, 95% CI [{c.ci95[0]:.2f}, {c.ci95[1]:.2f}]",
                     f"half the paper's relative gain {pp} → {pa} nats ({rel * 2:.0%} / 2) × our penalty mean",
                     f"{st['n_samples']} MNIST test images × {st['budget']} iterations (paper: 1000 × 9000, "
@@ -523,7 +524,8 @@ def _fig3(other: str) -> Callable[[Path], dict]:
         as_often = bool((ok.loc["minmax"] >= ok.loc["pgd"]).all())
         name = "PGD" if other == "pgd" else "the loop without MI"
         return _row(c, f"mean L2 of δ at ε = 1: MinMax {c.mean_a:.2f} vs {name} {c.mean_b:.2f} over {c.n_a} images "
-                       f"both successful; difference {c.difference:.2f}, 95% CI [{c.ci95[0]:.2f}, {c.ci95[1]:.2f}]; MinMax "
+                       f"both successful; difference {c.difference:.2f}, 95% CI [{c.ci95[0]:.2f}, {c.ci95[1]:.2f}]; "
+                       f"MinMax "
                        f"succeeds at least as often as PGD at every ε: {as_often}",
                     "a tenth of PGD's mean L2 at ε = 1 (a tenth of the gap Figure 3 illustrates)", _fig3_budget(path))
     return judge
