@@ -158,7 +158,7 @@ check_mine_estimate(mine_train, mine_bound)
 #   $f^+ = \max(f, 0)$ and $t = 1, 2, \dots$ (plain Python floats in and out).
 #
 # The penalty $c$ is the multiplier of the constraint $f \le 0$: it grows while the iterate violates
-# the constraint and decays once it holds.
+# the constraint and decays once the constraint is met.
 
 # %%
 def project(x_adv, x, eps):

@@ -356,7 +356,7 @@ def check_project(fn: Callable[[Tensor, Tensor, float], Tensor]) -> Feedback:
     if torch.allclose(got, want, atol=1e-7):
         return passed("right: |δ| <= ε and x + δ in [0, 1] (both boxes, so clipping to each in turn is exact)")
     if torch.allclose(got, torch.minimum(torch.maximum(x_adv, x - eps), x + eps), atol=1e-7):
-        return failed("|δ| <= ε holds, but x + δ leaves [0, 1]: clamp it as well")
+        return failed("|δ| <= ε is met, but x + δ leaves [0, 1]: clamp it as well")
     if torch.allclose(got, x_adv.clamp(0, 1), atol=1e-7):
         return failed("x + δ is in [0, 1], but |δ| exceeds ε: clip δ to [-ε, ε] first")
     if torch.allclose(got, (x_adv - x).clamp(-eps, eps), atol=1e-7):
@@ -547,7 +547,7 @@ def check_minmax(result: Any, problem: ScratchProblem | None = None) -> Feedback
     delta, want_delta = r["x_adv"] - x, ref.x_adv.cpu().flatten(1) - x
     err = (delta - want_delta).abs().amax(1)
     if torch.equal(r["success"], want_s) and bool((err <= DELTA_TOL).all()):
-        return passed(f"your Algorithm 1 reproduces uaelab's MinMax: the same success mask ({int(want_s.sum())} of "
+        return passed(f"your Algorithm 1 matches uaelab's MinMax: the same success mask ({int(want_s.sum())} of "
                       f"{n} images) and δ within {err.max():.1e} of uaelab's (tolerance {DELTA_TOL:g}; |δ| up to "
                       f"{want_delta.abs().max():.1e})")
     # 3. where it parts from uaelab's: the first iterate whose f or I differs
