@@ -230,6 +230,11 @@ class RandomSampler:
         else:
             self._P = None
 
+    def matrix(self) -> Tensor:
+        """The current projection as one [d, K·m] tensor: columns k·m..(k+1)·m-1 hold P_kᵀ, so
+        ``(x.flatten() @ matrix()).view(K, m)[k] = P_k x`` before the standardisation."""
+        return self._P if self._P is not None else torch.cat(list(self._chunks()), dim=1)
+
     def __call__(self, x: Tensor) -> Tensor:
         """``x`` [B, ...] (d values each) -> standardised vectors [B, K, m]."""
         flat = x.reshape(x.shape[0], -1)
