@@ -5,7 +5,7 @@ DIR/model_seedK`` wrote for each K, and writes ``DIR/table6_seeds.md``: per seed
 accuracy of Original, MINE-UAE and Duplicate, then per dataset the mean ± std over seeds of
 MINE-UAE − Duplicate (error: negative = MINE-UAE better; accuracy: positive = better).
 
-    .venv/bin/python benchmarks/table6_seeds.py --dir results/real/table6_seeds
+    .venv/bin/python benchmarks/table6_seeds.py --dir results/real/archive/table6_seeds
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dir", default=str(REPO / "results" / "real" / "table6_seeds"))
+    p.add_argument("--dir", default=str(REPO / "results" / "real" / "archive" / "table6_seeds"))
     a = p.parse_args(argv)
 
     import pandas as pd

@@ -161,7 +161,7 @@ def _paired(a, b, margin, alpha) -> Comparison:
         p_eq = ttost_paired(a, b, -margin, margin)[0] if np.isfinite(margin) else math.nan
     return Comparison(**base, ci90=tuple(map(float, s.tconfint_mean(2 * alpha))),
                       ci95=tuple(map(float, s.tconfint_mean(alpha))), p_diff=float(p), p_equiv=float(p_eq),
-                      test=f"paired t over {len(d)} shared seeds" + (", TOST (paired)" if np.isfinite(margin) else ""),
+                      test=f"paired t over {len(d)} pairs" + (", TOST (paired)" if np.isfinite(margin) else ""),
                       n_to_decide=_n_to_decide(float(d.mean()), float(d.std(ddof=1)), margin, alpha, paired=True))
 
 

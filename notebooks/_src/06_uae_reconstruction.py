@@ -311,9 +311,9 @@ for kind in ("dense", "sparse"):
           f"vs Duplicate: {rows.loc[f't4-{kind}-vs-duplicate', 'verdict']}")
 
 # %% [markdown]
-# The earlier real-data Table 4 runs in `results/real/README_part2.md` used the *paper-text* preset
+# The earlier real-data Table 4 runs in `results/real/archive/README_part2.md` used the *paper-text* preset
 # (L2 norms, δ0 = 0), under which successful MINE-UAEs barely differ from their originals
-# (`results/real/table4_mnist_dense_perturbations.md`), so their augmented sets were in effect
+# (`results/real/archive/table4_mnist_dense_perturbations.md`), so their augmented sets were in effect
 # duplicates; read them as results about that configuration, not the released one.
 #
 # ## Exercises
