@@ -65,7 +65,7 @@
 # * **no-MI**: the same MinMax loop, start and success rule *without the MI term*
 #   (`make_attack("no-mi", ...)`). If MINE-UAE and no-MI agree, the MI term did not shape the UAEs.
 # * **closed-form MI**: the exact MI that random-sampling MINE estimates,
-#   $-	frac{m}{2}\log(1-\cos^2(x, x'))$ (notebook 01, section 3), instead of the MINE networks.
+#   $-\tfrac{m}{2}\log(1-\cos^2(x, x'))$ (notebook 01, section 3), instead of the MINE networks.
 
 # %%
 import torch
@@ -241,7 +241,18 @@ explore(show_uaes, kind=list(settings.kinds),
 # the error (radius `settings.pgd_eps`); lower is more robust:
 
 # %%
-result.tables["summary"][["error", "pgd_error", "pgd_error_improvement", "asr"]]
+robust = result.tables["summary"][["error", "pgd_error", "pgd_error_improvement", "asr"]]
+robust
+
+# %% [markdown]
+# The reading of this table, computed from it: for each autoencoder, the row with the largest PGD
+# improvement, and MINE-UAE's improvement beside Duplicate's.
+
+# %%
+for kind, rows in robust.groupby(level="model", sort=False):
+    rows = rows.droplevel("model")["pgd_error_improvement"].drop("Original", errors="ignore")
+    print(f"{kind:15s}: best PGD improvement {rows.max():+.4f} by {rows.idxmax()}; "
+          f"MINE-UAE {rows['MINE-UAE']:+.4f}, Duplicate {rows['Duplicate']:+.4f}")
 
 # %% [markdown]
 # ## Real data
@@ -270,11 +281,19 @@ if released is not None:
           f"median ‖δ − δ0‖ / ‖δ‖ = {r['moved_from_start_q50']:.3f}")
 released is not None
 
+# %%
+from uaelab.attacks.minmax import REFERENCE_CODE, MinMaxSettings, start_limit
+
+released_settings = MinMaxSettings.from_profile("paper").replace(**REFERENCE_CODE)  # the run's profile and preset
+print(f"released configuration on 28×28 MNIST: δ0 ~ U(−a, a) with a = {start_limit((1, 28, 28)):.3f} per pixel "
+      f"({released_settings.delta_init} start), T = {released_settings.T} MinMax steps")
+
 # %% [markdown]
 # The `start_cos_q50` and `moved_from_start_q50` columns say how much of a successful UAE is its
-# random Glorot start δ0 (uniform noise of half-width 0.086 per pixel under the released
-# configuration). The closer the cosine is to 1 and the smaller the move, the more the 40 MinMax
-# steps only nudged that noise across the f ≤ 0 line. Augmentation with such examples is noise
+# random Glorot start δ0: uniform noise whose half-width per pixel, and the number T of MinMax
+# steps, the next cell reads from the released configuration. The closer the cosine is to 1 and
+# the smaller the move, the more the T MinMax steps only nudged that noise across the f ≤ 0 line.
+# Augmentation with such examples is noise
 # augmentation plus a selection rule, so compare the full-scale rows below with GA and with
 # Duplicate, not only with Original.
 
