@@ -125,6 +125,10 @@ for col, what in (("loss_improvement", "contrastive loss, relative improvement")
     vs = "beats" if mine[col] > dup[col] else "does not beat"
     print(f"{what}: MINE-UAE {mine[col]:+.4f} ({way}); Duplicate {dup[col]:+.4f}: MINE-UAE {vs} Duplicate")
 print("training runs per row:", int(mine["runs"]))
+n_test = len(data.y_test)
+p = float(runs.loc["Original", "accuracy"])
+print(f"binomial standard error of a probe accuracy near {p:.3f} on {n_test} test images: "
+      f"{100 * (p * (1 - p) / n_test) ** 0.5:.1f} points")
 
 
 # %% [markdown]
@@ -132,8 +136,8 @@ print("training runs per row:", int(mine["runs"]))
 #
 # * Does MINE-UAE lower the contrastive test loss and raise the probe accuracy, and by more than
 #   **Duplicate**? The lines above say it for this run, including where the quick result goes
-#   *against* the paper. On a few hundred 8×8 digits the probe accuracy moves by a point or two
-#   from one training run to the next, and each row here is one run, so small differences are
+#   *against* the paper. The last line above is the standard error of a probe accuracy from the
+#   sampling of the test images alone; each row here is also one training run, so small differences are
 #   noise (notebook 09 gives verdicts over seeds); the paper's +1.58 points is on the full
 #   CIFAR-10 test set.
 # * `pgd_accuracy`: the probe's accuracy under PGD (ε = `settings.pgd_eps`). The paper claims it
