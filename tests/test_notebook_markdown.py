@@ -72,3 +72,19 @@ def test_the_rule_leaves_code_comments_and_markdown_alone():
             '# %%\n# NBVAL_CHECK_OUTPUT\nx = 1  # ## not a heading at the start of a line\n'
             '# step 2: print it\nprint(x)\n')
     assert stranded_cells(text) == []
+
+
+EXERCISE = re.compile(r"^# \*\*Exercise (\d+)\*\* \((★+)(☆*) ", re.MULTILINE)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_exercises_state_their_difficulty_in_increasing_order(source):
+    """Each exercise is numbered 1, 2, ... and states its difficulty (★☆☆ to ★★★); a harder one
+    never comes before an easier one, so a warm-up never depends on a stretch exercise."""
+    found = EXERCISE.findall(source.read_text())
+    labels = re.findall(r"^# \*\*Exercise \d+\*\*", source.read_text(), re.MULTILINE)
+    assert len(found) == len(labels), f"{source.name}: an exercise without its ★ difficulty"
+    assert [int(n) for n, _, _ in found] == list(range(1, len(found) + 1))
+    stars = [len(full) for _, full, _ in found]
+    assert all(len(f) + len(e) == 3 for _, f, e in found)
+    assert stars == sorted(stars), f"{source.name}: difficulties {stars} are not in increasing order"

@@ -175,7 +175,13 @@ check_budget_split(9000, 9, 0)  # ← replace 0
 
 
 # %% [markdown]
-# **Exercise 2** (★★☆ core). Write MinMax's update of $c$ (Algorithm 1, steps 8–9) for a batch:
+# **Exercise 2** (★☆☆ warm-up). In your Table 3 above, which method reached the higher mean MI?
+
+# %%
+check_higher_mi("?", res.tables["table3"])  # ← "minmax" or "penalty"
+
+# %% [markdown]
+# **Exercise 3** (★★☆ core). Write MinMax's update of $c$ (Algorithm 1, steps 8–9) for a batch:
 # `fn(c, f, t, beta) -> c_next` with $c \leftarrow \max\big(0, (1-\beta/t^{1/4})\,c + \beta f^+\big)$.
 
 # %%
@@ -184,12 +190,6 @@ def c_update(c, f, t, beta):
 
 
 check_c_update(c_update)
-
-# %% [markdown]
-# **Exercise 3** (★☆☆ warm-up). In your Table 3 above, which method reached the higher mean MI?
-
-# %%
-check_higher_mi("?", res.tables["table3"])  # ← "minmax" or "penalty"
 
 # %% [markdown]
 # > **Key takeaways**
@@ -216,18 +216,19 @@ check_budget_split(9000, 9, 9000 // 9)
 
 
 # %% tags=["solution"]
-# NBVAL_CHECK_OUTPUT
-# Exercise 2: decay, plus the violation f+ = max(f, 0), projected onto c >= 0
-def c_update(c, f, t, beta):
-    return ((1 - beta / t ** 0.25) * c + beta * f.clamp(min=0)).clamp(min=0)
-
-
-check_c_update(c_update)
-
-# %% tags=["solution"]
-# Exercise 3: read the mean_mi column
+# Exercise 2: read the mean_mi column
 from uaelab.experiments.minmax_vs_penalty import table3_minmax_vs_penalty
 
 table = table3_minmax_vs_penalty().tables["table3"]
 answer = table["mean_mi"].idxmax()
 check_higher_mi(answer, table)
+
+
+# %% tags=["solution"]
+# NBVAL_CHECK_OUTPUT
+# Exercise 3: decay, plus the violation f+ = max(f, 0), projected onto c >= 0
+def c_update(c, f, t, beta):
+    return ((1 - beta / t ** 0.25) * c + beta * f.clamp(min=0)).clamp(min=0)
+
+
+check_c_update(c_update)

@@ -345,7 +345,14 @@ check_improvement(improvement)
 
 
 # %% [markdown]
-# **Exercise 2** (★★☆ core). Build the augmented training set from the originals `x`, their examples `x_adv` and the
+# **Exercise 2** (★☆☆ warm-up). Which row of the table tells you how much of an improvement is only due to training
+# twice as many gradient steps? Give its method name.
+
+# %%
+check_control("original")  # replace with your answer
+
+# %% [markdown]
+# **Exercise 3** (★★☆ core). Build the augmented training set from the originals `x`, their examples `x_adv` and the
 # boolean `success`, following the paper's replication rule.
 
 # %%
@@ -353,13 +360,6 @@ def augmented_set(x, x_adv, success):
     raise NotImplementedError  # your code here
 
 check_augmented_set(augmented_set)
-
-# %% [markdown]
-# **Exercise 3** (★☆☆ warm-up). Which row of the table tells you how much of an improvement is only due to training
-# twice as many gradient steps? Give its method name.
-
-# %%
-check_control("original")  # replace with your answer
 
 # %% [markdown]
 # Worked answers: `solutions/06_uae_reconstruction_solutions.ipynb`. Next: **07**, the same idea
@@ -391,15 +391,16 @@ def improvement(original_error, new_error):
 check_improvement(improvement)
 
 
+# %% [markdown] tags=["solution"]
+# Duplicate has the doubled training set but nothing new in it:
+
+# %% tags=["solution"]
+check_control("duplicate")
+
+
 # %% tags=["solution"]
 def augmented_set(x, x_adv, success):
     keep = success.view(-1, *([1] * (x.dim() - 1)))            # broadcast over pixels
     return torch.cat([x, torch.where(keep, x_adv, x)])       # failed -> the original again
 
 check_augmented_set(augmented_set)
-
-# %% [markdown] tags=["solution"]
-# Duplicate has the doubled training set but nothing new in it:
-
-# %% tags=["solution"]
-check_control("duplicate")

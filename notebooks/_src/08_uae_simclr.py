@@ -210,28 +210,28 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1** (★★☆ core). Implement the NT-Xent loss for N positive pairs `(z1[i], z2[i])`: cosine similarities
-# divided by the temperature, each of the 2N embeddings an anchor whose positive is its pair and
-# whose negatives are the other 2N − 2 embeddings; average the cross-entropy over the anchors.
+# **Exercise 1** (★☆☆ warm-up). PGD needs a projection after each step: bring `x_adv` back into the L∞ ball of radius ε
+# around `x`, and into the valid image range.
 
 # %%
 from uaelab.exercises.nb08 import check_nt_xent, check_project
 
+def project(x_adv, x, eps):
+    raise NotImplementedError  # your code here
+
+check_project(project)
+
+# %% [markdown]
+# **Exercise 2** (★★☆ core). Implement the NT-Xent loss for N positive pairs `(z1[i], z2[i])`: cosine similarities
+# divided by the temperature, each of the 2N embeddings an anchor whose positive is its pair and
+# whose negatives are the other 2N − 2 embeddings; average the cross-entropy over the anchors.
+
+# %%
 def my_nt_xent(z1, z2, temperature):
     raise NotImplementedError  # your code here
 
 check_nt_xent(my_nt_xent)
 
-
-# %% [markdown]
-# **Exercise 2** (★☆☆ warm-up). PGD needs a projection after each step: bring `x_adv` back into the L∞ ball of radius ε
-# around `x`, and into the valid image range.
-
-# %%
-def project(x_adv, x, eps):
-    raise NotImplementedError  # your code here
-
-check_project(project)
 
 # %% [markdown]
 # Worked answers: `solutions/08_uae_simclr_solutions.ipynb`.
@@ -256,6 +256,15 @@ import torch.nn.functional as F
 
 from uaelab.exercises.nb08 import check_nt_xent, check_project
 
+# Exercise 1
+def project(x_adv, x, eps):
+    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
+
+check_project(project)
+
+
+# %% tags=["solution"]
+# Exercise 2
 def my_nt_xent(z1, z2, temperature):
     n = len(z1)
     z = F.normalize(torch.cat([z1, z2]), dim=1)               # cosine similarity = dot of unit vectors
@@ -265,10 +274,3 @@ def my_nt_xent(z1, z2, temperature):
     return F.cross_entropy(sim, positive)                      # mean over the 2N anchors
 
 check_nt_xent(my_nt_xent)
-
-
-# %% tags=["solution"]
-def project(x_adv, x, eps):
-    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
-
-check_project(project)
