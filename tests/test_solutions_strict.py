@@ -39,7 +39,7 @@ def test_a_broken_solution_fails_nbval(tmp_path):
     nb = nbformat.read(src, as_version=4)
     right = "return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)"
     cells = [c for c in nb.cells if right in c.source]
-    assert len(cells) == 1, "the worked answer to exercise 2 moved: update this test"
+    assert len(cells) == 1, "the worked answer to exercise 1 (project) moved: update this test"
     env = {**os.environ, "UAELAB_HEADLESS": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 

@@ -198,11 +198,12 @@ check_small_epsilon(1.0)  # ← try smaller values
 
 # %% [markdown]
 # **Exercise 3** (★★☆ core). Run a *targeted* attack towards class 3 with `small_attack(...)` (it returns
-# the predictions `pred` on the adversarial images and the `success` flags) and check it.
+# the attacked images `x`, the adversarial images `x_adv` and the `success` flags) and check it: the
+# checker runs the classifier on your `x_adv` and checks that they lie within ε of your `x`.
 
 # %%
 out = small_attack(T=50, n=6, avoid=3)  # ← make it targeted
-check_targeted(3, out["pred"], out["success"])
+check_targeted(3, out["x"], out["x_adv"], out["success"])
 
 # %% [markdown]
 # > **Key takeaways**
@@ -245,4 +246,4 @@ check_small_epsilon(0.02)
 # %% tags=["solution"]
 # Exercise 3: target=3 (samples of class 3 are skipped automatically)
 out = small_attack(T=50, n=6, target=3)
-check_targeted(3, out["pred"], out["success"])
+check_targeted(3, out["x"], out["x_adv"], out["success"])

@@ -78,8 +78,8 @@ res.tables["mean_linf"].round(2)
 
 # %% [markdown]
 # **What to look at.** Read each figure left to right. At the smallest $\epsilon$ some attacks fail
-# (red cross; the cell shows the unchanged original). From there on both attacks succeed, but
-# PGD's perturbation fills the $L_\infty$ ball — its mean $L_\infty$ equals $\epsilon$ and the digit
+# (red cross; the cell shows the unchanged original). From the next $\epsilon$ on both attacks
+# succeed on every sample, but PGD's perturbation fills the $L_\infty$ ball — its mean $L_\infty$ equals $\epsilon$ and the digit
 # drowns in noise — while MinMax's $L_\infty$ levels off: beyond some $\epsilon$ the bound no
 # longer binds. The paper reads this as MI being a better similarity constraint than an
 # $L_\infty$ ball alone. The checks:
@@ -90,6 +90,11 @@ big = max(settings.epsilons)
 print(f"at eps = {big:g}: PGD mean L-inf {linf.loc['pgd', big]:.3f}, MinMax {linf.loc['minmax', big]:.3f}")
 assert all(abs(linf.loc["pgd", e] - e) < 0.02 for e in settings.epsilons if e >= 0.3), "PGD fills the ball"
 assert linf.loc["minmax", big] < 0.75 * big, "MinMax's L-inf levels off below eps"
+rate = res.tables["success_rate"]
+small = min(settings.epsilons)
+print(f"success rate at eps = {small:g}:", rate[small].to_dict())
+assert (rate[small] < 1).any(), "at the smallest eps some attacks fail"
+assert (rate.drop(columns=small) == 1).all().all(), "from the next eps on both attacks succeed on every sample"
 
 # %% [markdown]
 # ## Is it the MINE term? The controls
@@ -203,13 +208,19 @@ fig3 is not None
 # The sweep's raw results are at hand with `settings, config, x, results = run()`:
 # `results[method][eps]` is a dict with `x_adv` and `success` for `method` in `"minmax"`, `"pgd"`.
 #
-# **Exercise 1** (★☆☆ warm-up). Compute the mean (over samples) of the per-sample $L_\infty$ norm
-# $\max_i |x'_i - x_i|$ of PGD's examples at $\epsilon = 0.5$.
+# **Exercise 1** (★☆☆ warm-up). Write the per-sample $L_\infty$ norm $\max_i |x'_i - x_i|$ of a batch,
+# `linf(x, x_adv) -> [N]`. The checker tries it on perturbations of known size, then on PGD's
+# examples at $\epsilon = 0.5$ (`results["pgd"][0.5]["x_adv"]`), and prints their mean.
 
 # %%
 settings, config, x, results = run()
-mean_linf = 0.0  # ← your computation
-check_pgd_linf(0.5, mean_linf)
+
+
+def linf(x, x_adv):
+    raise NotImplementedError  # ← your code
+
+
+check_pgd_linf(linf, x, results["pgd"][0.5]["x_adv"], 0.5)
 
 # %% [markdown]
 # **Exercise 2** (★☆☆ warm-up). Build the red-cross mask for MinMax: a bool tensor *samples × ε* that is True
@@ -252,9 +263,12 @@ from uaelab.experiments.eps_sweep import run, success_table
 
 settings, config, x, results = run()
 
-# Exercise 1: max over pixels per sample, then the mean over samples
-mean_linf = (results["pgd"][0.5]["x_adv"] - x).flatten(1).abs().amax(1).mean().item()
-check_pgd_linf(0.5, mean_linf)
+# Exercise 1: the largest absolute change over the pixels of each sample
+def linf(x, x_adv):
+    return (x_adv - x).flatten(1).abs().amax(1)
+
+
+check_pgd_linf(linf, x, results["pgd"][0.5]["x_adv"], 0.5)
 
 # %% tags=["solution"]
 # Exercise 2: a cross where the attack failed

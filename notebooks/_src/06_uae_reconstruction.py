@@ -65,7 +65,7 @@
 # * **no-MI**: the same MinMax loop, start and success rule *without the MI term*
 #   (`make_attack("no-mi", ...)`). If MINE-UAE and no-MI agree, the MI term did not shape the UAEs.
 # * **closed-form MI**: the exact MI that random-sampling MINE estimates,
-#   $-	frac{m}{2}\log(1-\cos^2(x, x'))$ (notebook 01, section 3), instead of the MINE networks.
+#   $-\tfrac{m}{2}\log(1-\cos^2(x, x'))$ (notebook 01, section 3), instead of the MINE networks.
 
 # %%
 import torch
@@ -241,7 +241,18 @@ explore(show_uaes, kind=list(settings.kinds),
 # the error (radius `settings.pgd_eps`); lower is more robust:
 
 # %%
-result.tables["summary"][["error", "pgd_error", "pgd_error_improvement", "asr"]]
+robust = result.tables["summary"][["error", "pgd_error", "pgd_error_improvement", "asr"]]
+robust
+
+# %% [markdown]
+# The reading of this table, computed from it: for each autoencoder, the row with the largest PGD
+# improvement, and MINE-UAE's improvement beside Duplicate's.
+
+# %%
+for kind, rows in robust.groupby(level="model", sort=False):
+    rows = rows.droplevel("model")["pgd_error_improvement"].drop("Original", errors="ignore")
+    print(f"{kind:15s}: best PGD improvement {rows.max():+.4f} by {rows.idxmax()}; "
+          f"MINE-UAE {rows['MINE-UAE']:+.4f}, Duplicate {rows['Duplicate']:+.4f}")
 
 # %% [markdown]
 # ## Real data
@@ -270,11 +281,19 @@ if released is not None:
           f"median ‖δ − δ0‖ / ‖δ‖ = {r['moved_from_start_q50']:.3f}")
 released is not None
 
+# %%
+from uaelab.attacks.minmax import REFERENCE_CODE, MinMaxSettings, start_limit
+
+released_settings = MinMaxSettings.from_profile("paper").replace(**REFERENCE_CODE)  # the run's profile and preset
+print(f"released configuration on 28×28 MNIST: δ0 ~ U(−a, a) with a = {start_limit((1, 28, 28)):.3f} per pixel "
+      f"({released_settings.delta_init} start), T = {released_settings.T} MinMax steps")
+
 # %% [markdown]
 # The `start_cos_q50` and `moved_from_start_q50` columns say how much of a successful UAE is its
-# random Glorot start δ0 (uniform noise of half-width 0.086 per pixel under the released
-# configuration). The closer the cosine is to 1 and the smaller the move, the more the 40 MinMax
-# steps only nudged that noise across the f ≤ 0 line. Augmentation with such examples is noise
+# random Glorot start δ0: uniform noise whose half-width per pixel, and the number T of MinMax
+# steps, the next cell reads from the released configuration. The closer the cosine is to 1 and
+# the smaller the move, the more the T MinMax steps only nudged that noise across the f ≤ 0 line.
+# Augmentation with such examples is noise
 # augmentation plus a selection rule, so compare the full-scale rows below with GA and with
 # Duplicate, not only with Original.
 
@@ -330,7 +349,14 @@ check_improvement(improvement)
 
 
 # %% [markdown]
-# **Exercise 2** (★★☆ core). Build the augmented training set from the originals `x`, their examples `x_adv` and the
+# **Exercise 2** (★☆☆ warm-up). Which row of the table tells you how much of an improvement is only due to training
+# twice as many gradient steps? Give its method name.
+
+# %%
+check_control("original")  # replace with your answer
+
+# %% [markdown]
+# **Exercise 3** (★★☆ core). Build the augmented training set from the originals `x`, their examples `x_adv` and the
 # boolean `success`, following the paper's replication rule.
 
 # %%
@@ -338,13 +364,6 @@ def augmented_set(x, x_adv, success):
     raise NotImplementedError  # your code here
 
 check_augmented_set(augmented_set)
-
-# %% [markdown]
-# **Exercise 3** (★☆☆ warm-up). Which row of the table tells you how much of an improvement is only due to training
-# twice as many gradient steps? Give its method name.
-
-# %%
-check_control("original")  # replace with your answer
 
 # %% [markdown]
 # Worked answers: `solutions/06_uae_reconstruction_solutions.ipynb`. Next: **07**, the same idea
@@ -376,15 +395,16 @@ def improvement(original_error, new_error):
 check_improvement(improvement)
 
 
+# %% [markdown] tags=["solution"]
+# Duplicate has the doubled training set but nothing new in it:
+
+# %% tags=["solution"]
+check_control("duplicate")
+
+
 # %% tags=["solution"]
 def augmented_set(x, x_adv, success):
     keep = success.view(-1, *([1] * (x.dim() - 1)))            # broadcast over pixels
     return torch.cat([x, torch.where(keep, x_adv, x)])       # failed -> the original again
 
 check_augmented_set(augmented_set)
-
-# %% [markdown] tags=["solution"]
-# Duplicate has the doubled training set but nothing new in it:
-
-# %% tags=["solution"]
-check_control("duplicate")

@@ -125,6 +125,10 @@ for col, what in (("loss_improvement", "contrastive loss, relative improvement")
     vs = "beats" if mine[col] > dup[col] else "does not beat"
     print(f"{what}: MINE-UAE {mine[col]:+.4f} ({way}); Duplicate {dup[col]:+.4f}: MINE-UAE {vs} Duplicate")
 print("training runs per row:", int(mine["runs"]))
+n_test = len(data.y_test)
+p = float(runs.loc["Original", "accuracy"])
+print(f"binomial standard error of a probe accuracy near {p:.3f} on {n_test} test images: "
+      f"{100 * (p * (1 - p) / n_test) ** 0.5:.1f} points")
 
 
 # %% [markdown]
@@ -132,8 +136,8 @@ print("training runs per row:", int(mine["runs"]))
 #
 # * Does MINE-UAE lower the contrastive test loss and raise the probe accuracy, and by more than
 #   **Duplicate**? The lines above say it for this run, including where the quick result goes
-#   *against* the paper. On a few hundred 8×8 digits the probe accuracy moves by a point or two
-#   from one training run to the next, and each row here is one run, so small differences are
+#   *against* the paper. The last line above is the standard error of a probe accuracy from the
+#   sampling of the test images alone; each row here is also one training run, so small differences are
 #   noise (notebook 09 gives verdicts over seeds); the paper's +1.58 points is on the full
 #   CIFAR-10 test set.
 # * `pgd_accuracy`: the probe's accuracy under PGD (ε = `settings.pgd_eps`). The paper claims it
@@ -208,28 +212,28 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1** (★★☆ core). Implement the NT-Xent loss for N positive pairs `(z1[i], z2[i])`: cosine similarities
-# divided by the temperature, each of the 2N embeddings an anchor whose positive is its pair and
-# whose negatives are the other 2N − 2 embeddings; average the cross-entropy over the anchors.
+# **Exercise 1** (★☆☆ warm-up). PGD needs a projection after each step: bring `x_adv` back into the L∞ ball of radius ε
+# around `x`, and into the valid image range.
 
 # %%
 from uaelab.exercises.nb08 import check_nt_xent, check_project
 
+def project(x_adv, x, eps):
+    raise NotImplementedError  # your code here
+
+check_project(project)
+
+# %% [markdown]
+# **Exercise 2** (★★☆ core). Implement the NT-Xent loss for N positive pairs `(z1[i], z2[i])`: cosine similarities
+# divided by the temperature, each of the 2N embeddings an anchor whose positive is its pair and
+# whose negatives are the other 2N − 2 embeddings; average the cross-entropy over the anchors.
+
+# %%
 def my_nt_xent(z1, z2, temperature):
     raise NotImplementedError  # your code here
 
 check_nt_xent(my_nt_xent)
 
-
-# %% [markdown]
-# **Exercise 2** (★☆☆ warm-up). PGD needs a projection after each step: bring `x_adv` back into the L∞ ball of radius ε
-# around `x`, and into the valid image range.
-
-# %%
-def project(x_adv, x, eps):
-    raise NotImplementedError  # your code here
-
-check_project(project)
 
 # %% [markdown]
 # Worked answers: `solutions/08_uae_simclr_solutions.ipynb`.
@@ -254,6 +258,15 @@ import torch.nn.functional as F
 
 from uaelab.exercises.nb08 import check_nt_xent, check_project
 
+# Exercise 1
+def project(x_adv, x, eps):
+    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
+
+check_project(project)
+
+
+# %% tags=["solution"]
+# Exercise 2
 def my_nt_xent(z1, z2, temperature):
     n = len(z1)
     z = F.normalize(torch.cat([z1, z2]), dim=1)               # cosine similarity = dot of unit vectors
@@ -263,10 +276,3 @@ def my_nt_xent(z1, z2, temperature):
     return F.cross_entropy(sim, positive)                      # mean over the 2N anchors
 
 check_nt_xent(my_nt_xent)
-
-
-# %% tags=["solution"]
-def project(x_adv, x, eps):
-    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
-
-check_project(project)

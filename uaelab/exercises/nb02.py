@@ -54,16 +54,47 @@ def check_small_epsilon(epsilon: float, n: int = 8, T: int = 30, profile: str | 
     return passed(f"ε = {epsilon:g}: success rate {rate:.2f} ≤ 0.5; the L∞ bound now limits the attack")
 
 
-def check_targeted(target: int, pred: torch.Tensor, success: torch.Tensor) -> Feedback:
-    """Exercise 3: a targeted attack's predictions on x_adv (``pred``) and its ``success`` flags."""
-    pred, success = torch.as_tensor(pred), torch.as_tensor(success).bool()
-    if pred.shape != success.shape:
-        return failed("pred and success must have one entry per sample")
+def check_targeted(target: int, x: torch.Tensor, x_adv: torch.Tensor, success: torch.Tensor,
+                   epsilon: float = 1.0, profile: str | None = None, model: torch.nn.Module | None = None) -> Feedback:
+    """Exercise 3: a targeted attack's clean inputs ``x``, its examples ``x_adv`` and ``success``
+    flags (``small_attack``'s ``out["x"]``, ``out["x_adv"]``, ``out["success"]``).
+
+    The checker re-runs the profile's classifier (or ``model``) on your tensors: every ``x_adv``
+    must lie in the [0, 1] box and the L∞ ball of radius ``epsilon`` around its ``x``, no ``x`` may
+    already be of class ``target``, and the examples flagged successful must be exactly those the
+    classifier assigns to ``target``."""
+    from ..experiments.classifier_setup import classifier_for, load_data
+
+    try:
+        x, x_adv = torch.as_tensor(x).float(), torch.as_tensor(x_adv).float()
+        success = torch.as_tensor(success).bool().flatten()
+    except Exception as exc:  # None, a list of tensors, ...: feedback, not a crash
+        return failed(f"pass the tensors x, x_adv and success of your attack ({exc})")
+    if x.shape != x_adv.shape or x.dim() < 2 or success.shape != (len(x),):
+        return failed("x and x_adv must have the same shape (N×C×H×W) and success one flag per sample")
+    if x_adv.min() < 0 or x_adv.max() > 1:
+        return failed("x_adv leaves the [0, 1] pixel box: these are not the attack's examples")
+    linf = (x_adv - x).flatten(1).abs().amax(1)
+    if (linf > epsilon + 1e-5).any():
+        return failed(f"{int((linf > epsilon + 1e-5).sum())} examples lie outside the L∞ ball of radius "
+                      f"ε = {epsilon:g} around their x: pass the x you attacked and the attack's ε")
+    if model is None:
+        model, _ = classifier_for(load_data(profile), profile)
+    with torch.no_grad():
+        clean, pred = model(x).argmax(1), model(x_adv).argmax(1)
+    if (clean == target).any():
+        return failed(f"{int((clean == target).sum())} of your x are already classified as {target}: a targeted "
+                      "attack starts from images of other classes")
     if not success.any():
         return failed("no sample succeeded; raise T or use ε = 1")
-    wrong = (pred[success] != target).sum().item()
+    hit = pred == target
+    wrong = int((success & ~hit).sum())
     if wrong:
-        return failed(f"{wrong} successful examples are not predicted as class {target}: did you pass target= to "
-                      "the criterion (a targeted attack succeeds only on the target class)?")
-    return passed(f"every successful example is classified as {target} "
-                  f"({int(success.sum())}/{len(success)} succeeded)")
+        return failed(f"{wrong} examples flagged successful are classified as "
+                      f"{pred[success & ~hit].tolist()}, not {target}: did you pass target= to the attack (a "
+                      "targeted attack succeeds only on the target class)?")
+    if (hit & ~success).any():
+        return failed(f"{int((hit & ~success).sum())} examples are classified as {target} but flagged as failures: "
+                      "pass the attack's own success flags")
+    return passed(f"every successful example is classified as {target} by the model "
+                  f"({int(success.sum())}/{len(success)} succeeded, largest L∞ change {float(linf.max()):.3f})")
