@@ -38,7 +38,7 @@ def test_every_current_result_file_is_indexed():
     assert len(pats) > 10
     loose = [f.name for f in REAL.iterdir() if f.is_file() and f.name != "README.md"
              and not any(fnmatch.fnmatch(f.name, p) for p in pats)]
-    assert not loose, f"results/real/ files not in results/real/README.md (index them or move them to archive/): {loose}"
+    assert not loose, f"not in results/real/README.md (index them or move them to archive/): {loose}"
 
 
 def test_claims_read_no_archived_file():

@@ -322,11 +322,25 @@ def _t6_budget(path: Path) -> str:
     t6, aug = cfg["table6"], cfg["augment"]
     df = runs(path)
     n = int(df[df["method"] == "Original"]["n_train"].iloc[0])
-    units = ("; attack in MNIST units on inputs smaller than MNIST (criterion × 784/d, δ0 capped at 0.086): "
-             "this project's choice, not the released code's" if t6["preset"] == "reference_code" else "")
+    units = ""
+    if t6["preset"] == "reference_code":
+        units = ("; attack in MNIST units on inputs smaller than MNIST (criterion × 784/d, δ0 capped at 0.086): "
+                 "this project's choice, not the released code's" + _native_asr(path))
     return (f"{n} training samples, retraining seeds {tuple(aug['retrain_seeds'])}, UAEs made once against the "
             f"seed-{aug['model_seed']} original, preset {t6['preset']}, attack overrides "
             f"{', '.join(t6['attack_set']) or 'none'} (released MINE: K = 500, m = 128){units}")
+
+
+def _native_asr(path: Path) -> str:
+    """What the native units give beside MNIST units: MINE-UAE's ASR from the units=native run
+    (``table6_<dataset>_native_summary.csv``), when it exists."""
+    full = path.with_name(path.name.replace("_full_runs.csv", "_full_summary.csv"))
+    native = path.with_name(path.name.replace("_full_runs.csv", "_native_summary.csv"))
+    if not (native.exists() and full.exists()):
+        return ""
+    a = pd.read_csv(full).set_index("method").loc["MINE-UAE", "asr"]
+    b = pd.read_csv(native).set_index("method").loc["MINE-UAE", "asr"]
+    return f"; MINE-UAE's ASR {a:.3f} in MNIST units, {b:.3f} in native units ({native.name})"
 
 
 def _t6_judge(dataset: str, metric: str, other: str) -> Callable[[Path], dict]:

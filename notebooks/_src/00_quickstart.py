@@ -36,8 +36,11 @@
 # Learning* (AAAI 2022), and checks which of its claims reproduce. A UAE is a small perturbation $x+\delta$ of a sample that makes an
 # **unsupervised** model's loss worse (e.g. an autoencoder's reconstruction error) while keeping
 # $x+\delta$ *similar* to $x$ — similarity measured by the **mutual information** between $x$ and
-# $x+\delta$, estimated per sample with MINE. Training again with these UAEs added to the data
-# makes the model better.
+# $x+\delta$, estimated per sample with MINE. The paper reports that training again with these UAEs
+# added to the data makes the model better. On real MNIST the committed runs find the sparse
+# autoencoder's gain over no augmentation {verdict:t4-sparse-vs-original}, but its gain over an
+# exact duplicate of the data {verdict:t4-sparse-vs-duplicate}: notebook 09 gives every verdict and
+# the reasons.
 #
 # This notebook is the starting point. It shows how to
 #

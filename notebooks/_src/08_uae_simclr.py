@@ -242,7 +242,11 @@ check_nt_xent(my_nt_xent)
 # > **Key takeaways**
 # >
 # > * NT-Xent: each view's positive is its pair, its negatives the other 2N − 2 views.
-# > * The quick run's directions are printed, not assumed; one run per row cannot separate a point or two from noise.
+# > * The quick run's directions are printed, not assumed; the binomial standard error printed above says how large a
+# >   difference one run can show.
+# > * The released SimCLR criterion is a constant for identical views (2·log(2·copies − 1)): the claim that it
+# >   constrains the UAEs is {verdict:t5-criterion-constrains} on the Fashion-MNIST run, so MINE-UAEs for SimCLR
+# >   are shaped only by the MI term and their random start.
 
 # %% [markdown] tags=["solution"]
 # # 08 · Solutions

@@ -149,8 +149,10 @@ def preset_note(preset: str, attack_set: tuple[str, ...] = ()) -> str:
     then the overrides the run gave (its MINE budget, when reduced)."""
     budget = f" Attack overrides: {', '.join(attack_set)}." if attack_set else ""
     if preset == "reference_code":
-        return ("Attacks: the released code's configuration (preset reference_code: summed squares, Glorot "
-                "δ0, c0 = 1e-3, lowest-f fallback; MNIST units on inputs smaller than MNIST)." + budget)
+        return ("Attacks: preset reference_code, the released code's configuration (summed squares, Glorot δ0, "
+                "c0 = 1e-3, lowest-f fallback) plus one choice of this project, not the released code's: on inputs "
+                "smaller than MNIST the criterion is scaled by 784/d and δ0 capped at MNIST's 0.086 (units=mnist), "
+                "because the released constants cannot move δ there." + budget)
     return "Attacks: the paper-text configuration (preset paper: L2 norms, δ0 = 0, c0 = 0)." + budget
 
 
