@@ -13,7 +13,7 @@ from conftest import REPO
 
 PKG = REPO / "uaelab"
 # third-party modules that cost about a second to import and only some calls need: imported on use
-SLOW = ("torchvision", "sklearn", "torch_fidelity", "scipy", "PIL", "matplotlib.pyplot")
+SLOW = ("torchvision", "sklearn", "torch_fidelity", "scipy", "statsmodels", "PIL", "matplotlib.pyplot")
 
 
 def module_name(path: Path) -> str:

@@ -663,8 +663,9 @@ def claims_markdown(table: pd.DataFrame | None = None, details: bool = True) -> 
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
-    from .claims_report import write_claims
+if __name__ == "__main__":  # python -m uaelab.claims: write every file the claims feed
+    import importlib
 
-    for p in write_claims():
+    # by name, not `from .claims_report import`: the report module imports this one
+    for p in importlib.import_module("uaelab.claims_report").write_claims():
         print("wrote", p)

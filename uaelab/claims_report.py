@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from .claims import REAL, STATUSES, claims_markdown, claims_table
 from .utils import repo_root
@@ -70,14 +72,12 @@ def forest_data(table: pd.DataFrame | None = None, headline: bool = False) -> pd
 def forest_plot(table: pd.DataFrame | None = None, headline: bool = False):
     """A forest plot of :func:`forest_data`: one line per comparison, grouped by family; the
     equivalence region ±Δ shaded, the paper's claimed effect marked (◆), the verdict as colour."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
     d = forest_data(table, headline)
     t = _table(table).set_index("id")
     fams = list(dict.fromkeys(d["family"]))
     n = len(d) + len(fams)
-    fig, ax = plt.subplots(figsize=(10, 0.24 * n + 1.6))
+    fig = Figure(figsize=(10, 0.24 * n + 1.6))
+    ax = fig.subplots()
     y, ticks, labels = n, [], []
     for fam in fams:
         ax.text(-LIMIT + 0.1, y, fam, fontsize=8, fontweight="bold", va="center")
@@ -276,15 +276,10 @@ def write_claims(root: Path | str | None = None, readme: bool = True) -> list[Pa
     written = [out.with_suffix(".csv"), out.with_suffix(".md")]
     forest_data(table).to_csv(root / FOREST_DATA, index=False)
     written.append(root / FOREST_DATA)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     for key, path in FOREST.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
-        fig = forest_plot(table, headline=key == "headline")
-        fig.savefig(root / path, dpi=110, bbox_inches="tight", metadata={"Software": None})
-        plt.close(fig)
+        forest_plot(table, headline=key == "headline").savefig(root / path, dpi=110, bbox_inches="tight",
+                                                                 metadata={"Software": None})
         written.append(root / path)
     (root / FINDINGS).parent.mkdir(parents=True, exist_ok=True)
     (root / FINDINGS).write_text(findings_markdown(table))

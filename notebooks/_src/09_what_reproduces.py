@@ -97,13 +97,13 @@ with pd.option_context("display.max_colwidth", 90, "display.max_rows", 200):
 # construction of the margin). The colour is the verdict.
 
 # %%
-fig = forest_plot(table, headline=True)
+forest_plot(table, headline=True)
 
 # %% [markdown]
 # Every comparison (controls included):
 
 # %%
-fig = forest_plot(table)
+forest_plot(table)
 
 # %% [markdown]
 # ## Claim by claim
