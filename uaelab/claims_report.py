@@ -13,9 +13,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from . import paper
 from .claims import REAL, STATUSES, claims_markdown, claims_table
 from .utils import repo_root
-from .verdicts import ALPHA, NOT_RUN, VERDICTS
+from .verdicts import ALPHA, NOT_RUN, VERDICTS, claim_tests
 
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
 FIGURES = Path("figures") / "real"
@@ -264,16 +265,54 @@ def claims_md(table: pd.DataFrame) -> str:
             + "".join(f"| {r.id} | `{r.evidence}` |\n" for r in table.itertuples()))
 
 
+TESTS_METRICS = {"table4": ((4, "error", "lower"),), "table5": ((5, "loss", "lower"), (5, "accuracy", "higher"),
+                                                                (None, "pgd_accuracy", "higher")),
+                 "table6": ((6, "error", "lower"), (6, "accuracy", "higher"))}
+
+
+def tests_table(runs_csv: Path) -> pd.DataFrame:
+    """The experiment's own "tests" table (MINE-UAE against every row, per model or dataset),
+    recomputed from its runs file with the experiments' margins (half the paper's change for the
+    row, times our Original; :func:`uaelab.verdicts.claim_tests`)."""
+    runs = pd.read_csv(runs_csv, index_col=0)
+    table = runs_csv.name.split("_")[0]
+    frames = []
+    for number, metric, better in TESTS_METRICS[table]:
+        if metric not in runs:
+            continue
+        rel = {}
+        for model in runs["model"].unique():
+            row = "cifar10" if number == 5 else (f"mnist/{model}" if number == 4 else model)
+            rel[model] = paper.half_claimed_effect(number, row, metric) if number else None
+        t = claim_tests(runs, metric, better, relative_margin=rel)
+        frames.append(t.assign(metric=metric) if table != "table4" else t)
+    return pd.concat(frames)
+
+
+def refresh_tests_tables(root: Path) -> list[Path]:
+    """Rewrite every full run's ``*_tests.{csv,md}`` from its runs file (so that the committed
+    experiment tables speak the verdicts' current vocabulary without rerunning the experiment)."""
+    written = []
+    for runs_csv in sorted((root / REAL).glob("table[456]_*_full_runs.csv")):
+        t = tests_table(runs_csv)
+        stem = runs_csv.with_name(runs_csv.name.replace("_runs.csv", "_tests"))
+        t.to_csv(stem.with_suffix(".csv"))
+        stem.with_suffix(".md").write_text(t.to_markdown())
+        written += [stem.with_suffix(".csv"), stem.with_suffix(".md")]
+    return written
+
+
 def write_claims(root: Path | str | None = None, readme: bool = True) -> list[Path]:
     """Write results/real/claims.{csv,md}, the forest plots and their data, docs/findings.md, and
     refresh the README's summary block."""
     root = Path(root) if root is not None else repo_root()
+    written = refresh_tests_tables(root)
     table = claims_table(root)
     out = root / REAL / "claims"
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out.with_suffix(".csv"), index=False)
     out.with_suffix(".md").write_text(claims_md(table))
-    written = [out.with_suffix(".csv"), out.with_suffix(".md")]
+    written += [out.with_suffix(".csv"), out.with_suffix(".md")]
     forest_data(table).to_csv(root / FOREST_DATA, index=False)
     written.append(root / FOREST_DATA)
     for key, path in FOREST.items():
