@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.uaelab-installed
 
-.PHONY: setup reproduce test lint lab bench clean-cache mi-bench-venv mi-bench notebooks book book-venv
+.PHONY: setup reproduce test test-fast lint lab bench clean-cache mi-bench-venv mi-bench notebooks book book-venv
 
 # Create .venv if missing and install the pinned dependencies plus uaelab (editable).
 # Re-runs only when pyproject.toml changes.
@@ -27,6 +27,11 @@ lint: setup
 # then every notebook (and its solutions) under nbval.
 test: setup lint book
 	$(PY) -m pytest tests notebooks --nbval-lax --durations=15
+
+# The edit-test loop for contributors: lint and the unit tests only (no book, no nbval, no browser);
+# CI runs `make test`.
+test-fast: setup lint
+	$(PY) -m pytest tests -q -x --durations=10 --deselect tests/test_browser.py
 
 # Every notebook and its solutions from its jupytext source notebooks/_src/NN_name.py (cells tagged
 # "solution" make the solutions notebook); NB="03 06" builds some. Notebooks with checked cells
