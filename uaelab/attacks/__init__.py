@@ -36,10 +36,11 @@ from .. import criteria as C
 from ..config import active_profile, apply_overrides
 from ..mine import MineSettings
 from ..models.simclr import simclr_augment
-from .base import Attack, AttackResult, attack_config, project
+from .base import Attack, AttackResult, attack_config, default_criterion, project
+from .descent import glorot_limit
 from .gaussian import Gaussian, GaussianSettings
 from .l2uae import L2UAE, L2UAESettings
-from .minmax import REFERENCE_CODE, MinMax, MinMaxSettings, glorot_limit
+from .minmax import REFERENCE_CODE, MinMax, MinMaxSettings
 from .nomi import NoMI
 from .penalty import Penalty, PenaltySettings, bracket_update
 from .pgd import PGD, PGDSettings
@@ -177,11 +178,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     mine, settings = comps["mine"], comps[comp]
     if criterion is None:
         kappa = getattr(settings, "kappa", 0.0)
-        if kind == "classifier":
-            criterion = C.cw(model, kappa=kappa)
-        elif kind == "autoencoder":
-            criterion = C.reconstruction(model, norm=getattr(settings, "recon_norm", "l2"), kappa=kappa,
-                                         units=getattr(settings, "units", "native"))
+        if kind in ("classifier", "autoencoder"):
+            criterion = default_criterion(model, settings, kind)
         elif getattr(settings, "contrastive", "views") == "tiled":
             criterion = C.tiled_contrastive(model, copies=settings.copies, kappa=kappa, augment=augment)
         else:

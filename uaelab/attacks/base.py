@@ -99,6 +99,22 @@ def project(x_adv: Tensor, x: Tensor, eps: float) -> Tensor:
     return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
 
 
+def default_criterion(model: nn.Module, settings: Any, kind: str | None = None):
+    """The default criterion factory ``(x, y) -> Criterion`` of an attack with ``settings`` (its
+    ``kappa``, ``recon_norm`` and ``units`` where it has them): C&W for ``kind="classifier"``,
+    reconstruction for ``"autoencoder"``, or with ``kind=None`` inferred from each batch
+    (:func:`uaelab.criteria.infer`). :func:`uaelab.attacks.make_attack` and :class:`Attack`
+    both take it from here."""
+    kappa = getattr(settings, "kappa", 0.0)
+    norm = getattr(settings, "recon_norm", "l2")
+    units = getattr(settings, "units", "native")
+    if kind == "classifier":
+        return C.cw(model, kappa=kappa)
+    if kind == "autoencoder":
+        return C.reconstruction(model, norm=norm, kappa=kappa, units=units)
+    return lambda x, y: C.infer(model, x, y, kappa=kappa, norm=norm, units=units)
+
+
 class Attack:
     """Base class. ``Attack(model, criterion=None, settings=None, *, seed=0, ...)``, then
     ``attack(x, y=None, *, indices=None) -> AttackResult``.
@@ -140,11 +156,8 @@ class Attack:
 
     # -- helpers for solvers ----------------------------------------------------------------
     def make_criterion(self, x: Tensor, y: Tensor | None) -> C.Criterion:
-        kappa = getattr(self.settings, "kappa", 0.0)
-        norm = getattr(self.settings, "recon_norm", "l2")
-        units = getattr(self.settings, "units", "native")
-        crit = self.criterion(x, y) if self.criterion is not None else C.infer(
-            self.model, x, y, kappa=kappa, norm=norm, units=units)
+        factory = self.criterion if self.criterion is not None else default_criterion(self.model, self.settings)
+        crit = factory(x, y)
         if not isinstance(crit, C.Criterion) and not callable(crit):
             raise ValueError("the criterion factory must return a Criterion")
         size = getattr(crit, "batch_size", None)

@@ -17,18 +17,17 @@ released unsupervised code returns its lowest-f iterate instead: ``fallback="low
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ..config import Settings, register
-from ..mine import closed_form_mi
-from ..utils import check_epsilon, generator
-from .base import Attack, AttackResult, project
+from ..utils import check_epsilon
+from .base import AttackResult
+
+# glorot_limit and start_limit lived here before issue 26; still importable from this module
+from .descent import DescentAttack, MITerm, algorithm1, glorot_limit, start_limit  # noqa: F401
 
 
 @register("minmax")
@@ -96,165 +95,13 @@ REFERENCE_CODE = {"c0": 1e-3, "recon_norm": "sq", "fallback": "lowest_f", "delta
                   "units": "mnist", "judge": "before_step"}
 
 
-def glorot_limit(sample_shape) -> float:
-    """Half-width a of TF1's default (Glorot-uniform) initialiser U(−a, a) for the released δ.
-
-    The released code creates δ with ``tf.get_variable('modifier', (1, H, W, C))`` and no
-    initializer, so it starts Glorot-uniform: for a 4-d shape TF takes fan_in = H·W and
-    fan_out = H·C, so a = sqrt(6 / (H·W + H·C)) (0.086 for MNIST 28×28×1, 0.075 for
-    CIFAR 32×32×3). ``sample_shape`` is C×H×W for images or (d,) for tabular data, whose
-    (1, d) variable gives a = sqrt(6 / (1 + d)).
-    """
-    if len(sample_shape) == 3:
-        c, h, w = sample_shape
-        fan_in, fan_out = h * w, h * c
-    elif len(sample_shape) == 1:
-        fan_in, fan_out = 1, sample_shape[0]
-    else:
-        raise ValueError(f"glorot start needs a C×H×W or (d,) sample, got shape {tuple(sample_shape)}")
-    return math.sqrt(6.0 / (fan_in + fan_out))
-
-
-def start_limit(sample_shape, units: str = "native") -> float:
-    """Half-width of the Glorot δ0: :func:`glorot_limit` of the sample's shape, or with
-    ``units="mnist"`` at most MNIST's 0.086. TF's rule grows as inputs shrink (0.29 on 8×8
-    digits, where no start that large keeps f <= 0); the released code was run on 28×28 and
-    32×32×3 images, where it gave 0.086 and 0.075."""
-    a = glorot_limit(sample_shape)
-    return min(a, glorot_limit((1, 28, 28))) if units == "mnist" else a
-
-
-class MinMax(Attack):
+class MinMax(DescentAttack):
     """MinMax attack; ``MinMax(model, criterion=None, settings=MinMaxSettings(), *, mine=
     MineSettings(), seed=0)``, then ``attack(x, y=None, indices=None) -> AttackResult``."""
 
     settings_cls = MinMaxSettings
     uses_mine = True
 
-    # -- the similarity term (overridden by L2UAE and NoMI) -----------------------------------
-    def _sim_start(self, x: Tensor, idx: Tensor) -> None:
-        self._x = x
-        self._mine = None if self.mine_settings.estimator == "closed-form" else self.new_mine(x, idx)
-
-    def _sim(self, xa: Tensor, t: int):
-        """Value [B] of the similarity at x' = xa, plus (tensors, dsim/dtensors) for the chain rule."""
-        if self._mine is None:  # closed form: exact, differentiable, no statistics networks
-            ms = self.mine_settings
-            mi = closed_form_mi(self._x, xa, ms.m, floor=ms.closed_form_floor)
-            return mi.detach(), [mi], [torch.ones_like(mi)]
-        b = self._mine.features(xa, t)
-        self._mine.train(xa, b.detach(), it=t)
-        val, g = self._mine.value(b.detach(), it=t, grad=True)
-        return val, [b], [g]
-
-    def _init_x(self, x: Tensor, idx: Tensor, eps: float) -> Tensor:
-        mode = self.settings.delta_init
-        if mode == "zero":
-            return x.clone()
-        half = eps if mode == "uniform" else min(eps, start_limit(tuple(x.shape[1:]),
-                                                                      getattr(self.settings, "units", "native")))
-        # One generator per sample index, so a sample's start does not depend on its batch.
-        noise = torch.stack([torch.rand(x.shape[1:], generator=generator(self.seed, "delta", int(i)))
-                             for i in idx]).to(x.device)
-        return project(x + (2 * noise - 1) * half, x, eps)
-
-    # -- the loop ----------------------------------------------------------------------------
-    def _loop(self, x: Tensor, idx: Tensor, crit, direction: str, c: Tensor, *, fixed_c: bool) -> dict:
-        s = self.settings
-        eps, alpha = s.epsilon, s.alpha
-        check_epsilon(eps)
-        sign = -1.0 if direction == "max" else 1.0  # loss = c·f⁺ + sign·I
-        B = x.shape[0]
-        dev = x.device
-        xa = self._init_x(x, idx, eps).requires_grad_(True)
-        with torch.enable_grad():
-            f = self.evaluate(crit, xa)
-            sim, outs, gs = self._sim(xa, 0)
-        best_x = x.clone()
-        best_sim = torch.full((B,), float("nan"), device=dev)
-        best_f = torch.full((B,), float("nan"), device=dev)
-        tier = torch.full((B,), 2, device=dev)  # 0: I > 0 (or "max"), 1: I <= 0 ("min"), 2: none
-        low_x, low_f, low_sim = xa.detach().clone(), f.detach().clone(), sim.clone()
-        hist = {k: [] for k in ("mi", "f", "c", "success")}
-        its = range(1, s.T + 1)
-        if self.progress:
-            its = tqdm(its, desc=type(self).__name__, leave=False)
-        view = (-1,) + (1,) * (x.dim() - 1)
-
-        def judge(xa_d: Tensor, fd: Tensor, sim: Tensor) -> Tensor:
-            """Step 5 for one iterate: keep it if it is the best successful one so far (and track
-            the lowest-f iterate for the fallback); returns its success mask."""
-            nonlocal best_x, best_sim, best_f, tier, low_x, low_f, low_sim
-            succ = fd <= 0
-            if direction == "max":
-                cand = torch.zeros_like(tier)
-                better = succ & ((tier > 0) | (sim > best_sim))
-            else:
-                cand = torch.where(sim > 0, 0, 1)
-                closer = torch.where(cand == 0, sim < best_sim, sim > best_sim)
-                better = succ & ((cand < tier) | ((cand == tier) & closer))
-            best_x = torch.where(better.view(view), xa_d, best_x)
-            best_sim = torch.where(better, sim, best_sim)
-            best_f = torch.where(better, fd, best_f)
-            tier = torch.where(better, cand, tier)
-            lower = fd < low_f
-            low_x = torch.where(lower.view(view), xa_d, low_x)
-            low_f = torch.where(lower, fd, low_f)
-            low_sim = torch.where(lower, sim, low_sim)
-            return succ
-
-        before = getattr(s, "judge", "after_step") == "before_step"  # the penalty baseline has no judge
-        for t in its:
-            if before:  # the released loop judges x+δ_{t-1} (fetched with its update), δ_0 included
-                judged = (xa.detach(), f.detach(), sim)
-            # 1-2: gradient step on c·f⁺ ∓ I, then projection; f⁺ has no gradient where f <= 0
-            gf = c * (f.detach() > 0).float()
-            pairs = [(o, g) for o, g in zip([*outs, f], [sign * g for g in gs] + [gf]) if o.requires_grad]
-            grad = torch.autograd.grad([o for o, _ in pairs], xa, [g for _, g in pairs],
-                                       allow_unused=True)[0] if pairs else None
-            with torch.no_grad():
-                nxt = project(xa - alpha * (grad if grad is not None else 0.0), x, eps)
-            xa = nxt.requires_grad_(True)
-            # 3: MINE steps and the new estimate
-            with torch.enable_grad():
-                f = self.evaluate(crit, xa)
-                sim, outs, gs = self._sim(xa, t)
-            if not before:
-                judged = (xa.detach(), f.detach(), sim)
-            # 4: ascent on c, with f of the judged iterate
-            if not fixed_c:  # (the Penalty baseline keeps c fixed and has no beta)
-                c = ((1 - s.beta / t ** s.dual_power) * c + s.beta * judged[1].clamp(min=0)).clamp(min=0)
-            # 5: best successful iterate
-            succ = judge(*judged)
-            for k, v in (("mi", judged[2]), ("f", judged[1]), ("c", c), ("success", succ)):
-                hist[k].append(v.detach().clone())
-            self.notify(t, x, xa, c)
-        return dict(best_x=best_x, best_sim=best_sim, best_f=best_f, found=tier < 2, c=c,
-                    last_sim=sim, low_x=low_x, low_f=low_f, low_sim=low_sim,
-                    history={k: torch.stack(v) for k, v in hist.items()})
-
-    def _finish(self, x: Tensor, crit, out: dict) -> AttackResult:
-        found = out["found"]
-        view = (-1,) + (1,) * (x.dim() - 1)
-        if self.settings.fallback == "lowest_f":
-            fb_x, fb_f, fb_sim = out["low_x"], out["low_f"], out["low_sim"]
-        else:
-            with torch.no_grad():
-                fb_f = self.evaluate(crit, x)
-            fb_x, fb_sim = x, torch.full_like(fb_f, float("nan"))
-        return AttackResult(
-            x_adv=torch.where(found.view(view), out["best_x"], fb_x),
-            success=found,
-            mi_final=out["last_sim"],
-            mi_best=torch.where(found, out["best_sim"], fb_sim),
-            c=out["c"],
-            f=torch.where(found, out["best_f"], fb_f),
-            history=out["history"],
-        )
-
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         direction = self.direction(crit)
-        self._sim_start(x, idx)
-        c = torch.full((x.shape[0],), float(self.settings.c0), device=x.device)
-        out = self._loop(x, idx, crit, direction, c, fixed_c=False)
-        return self._finish(x, crit, out)
+        return algorithm1(self, x, idx, crit, MITerm(self, x, idx), direction)

@@ -1,8 +1,10 @@
 """No-MI ablation: Algorithm 1 with the MI term removed (``make_attack("no-mi", model)``).
 
-Everything else is MinMax's: the same δ0 (``delta_init``), the gradient step on c·f⁺ alone, the
-projection, the dual ascent on c and the success rule f(x') <= 0. It is the control that tells
-what the per-sample MINE term adds to a UAE: with MI gone, only the criterion moves δ.
+Everything else is MinMax's (the shared helpers of :mod:`uaelab.attacks.descent`): the same δ0
+(``delta_init``), the gradient step on c·f⁺ alone, the projection, the dual ascent on c and the
+success rule f(x') <= 0. It is the control that tells what the per-sample MINE term adds to a
+UAE: with MI gone, only the criterion moves δ. The MINE settings (``mine.estimator`` included)
+are accepted and unused.
 
 Which iterate it returns: the first successful one. That is also the last, because at a
 successful iterate f <= 0, so ∇f⁺ = 0 and, with no MI gradient, δ does not move again; the
@@ -12,22 +14,18 @@ No MI is measured (``mi_best`` and the history's "mi" are NaN).
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from .minmax import MinMax, MinMaxSettings
+from .base import AttackResult
+from .descent import DescentAttack, NoTerm, algorithm1
+from .minmax import MinMaxSettings
 
 
-class NoMI(MinMax):
+class NoMI(DescentAttack):
     """``NoMI(model, criterion=None, settings=MinMaxSettings(), *, seed=0)``."""
 
     settings_cls = MinMaxSettings
     uses_mine = False
 
-    def _sim_start(self, x: Tensor, idx: Tensor) -> None:
-        self._x = x
-
-    def _sim(self, xa: Tensor, t: int):
-        # no similarity term: NaN value (never "better" in the selection, so the first
-        # successful iterate is kept) and nothing for the chain rule
-        return torch.full((xa.shape[0],), float("nan"), device=xa.device), [], []
+    def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
+        return algorithm1(self, x, idx, crit, NoTerm(), self.direction(crit))

@@ -7,7 +7,8 @@ on ``c·f⁺ ∓ I`` with c *fixed*, then updates c per sample with the Carlini�
 * failure: ``lower = max(lower, c)``; then ``c = (lower + upper) / 2`` if an upper bound is
   known (``upper < 1e9``), else ``c *= 10``.
 
-The returned iterate is the best successful one over all steps (same rule as MinMax).
+The returned iterate is the best successful one over all steps (the success rule of
+:mod:`uaelab.attacks.descent`, shared with MinMax).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from torch import Tensor
 from ..config import Settings, register
 from ..utils import check_epsilon
 from .base import AttackResult
-from .minmax import MinMax
+from .descent import DescentAttack, MITerm, descend, finish, merge
 
 UNKNOWN = 1e10  # "no upper bound yet"
 
@@ -59,10 +60,13 @@ def bracket_update(c: Tensor, lower: Tensor, upper: Tensor, success: Tensor):
     return c, lower, upper
 
 
-class Penalty(MinMax):
-    """Penalty-based attack with binary search over c; same call and result as MinMax."""
+class Penalty(DescentAttack):
+    """Penalty-based attack with binary search over c; same call and result as MinMax. It takes
+    either MI estimator: MINE networks (restarted at every binary-search step) or the closed
+    form (``mine.estimator="closed-form"``, nothing to restart)."""
 
     settings_cls = PenaltySettings
+    uses_mine = True
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         s = self.settings
@@ -71,41 +75,16 @@ class Penalty(MinMax):
         c = torch.full((B,), float(s.c0), device=x.device)
         lower = torch.zeros(B, device=x.device)
         upper = torch.full((B,), UNKNOWN, device=x.device)
-        self._sim_start(x, idx)
+        term = MITerm(self, x, idx)
         total = None
         for step in range(s.binary_steps):
             if step:
-                self._mine.reset()  # fresh statistics networks and Adam state at every step
-            out = self._loop(x, idx, crit, direction, c.clone(), fixed_c=True)
+                term.reset()  # fresh statistics networks and Adam state at every step
+            # c fixed during a step (no dual step); the paper's judge: the new iterates
+            out = descend(self, x, self._init_x(x, idx, s.epsilon), crit, term, direction, c.clone(),
+                          T=s.T, alpha=s.alpha, eps=s.epsilon)
             out["c"] = c.clone()
             total = out if total is None else merge(total, out, direction)
             c, lower, upper = bracket_update(c, lower, upper, out["found"])
         total["c"] = out["c"]
-        return self._finish(x, crit, total)
-
-
-def merge(a: dict, b: dict, direction: str) -> dict:
-    """Combine two runs' bests per sample (same ranking as the MinMax loop)."""
-    def rank(o):  # tier 0: I > 0 (or "max"), 1: I <= 0, 2: not found
-        if direction == "max":
-            return torch.where(o["found"], 0, 2)
-        return torch.where(o["found"], torch.where(o["best_sim"] > 0, 0, 1), 2)
-
-    ra, rb = rank(a), rank(b)
-    if direction == "max":
-        closer = b["best_sim"] > a["best_sim"]
-    else:
-        closer = torch.where(rb == 0, b["best_sim"] < a["best_sim"], b["best_sim"] > a["best_sim"])
-    take = (rb < ra) | ((rb == ra) & (rb < 2) & closer)
-    view = (-1,) + (1,) * (a["best_x"].dim() - 1)
-    out = dict(b)
-    out["best_x"] = torch.where(take.view(view), b["best_x"], a["best_x"])
-    for k in ("best_sim", "best_f"):
-        out[k] = torch.where(take, b[k], a[k])
-    out["found"] = a["found"] | b["found"]
-    lower = b["low_f"] < a["low_f"]
-    out["low_x"] = torch.where(lower.view(view), b["low_x"], a["low_x"])
-    out["low_f"] = torch.where(lower, b["low_f"], a["low_f"])
-    out["low_sim"] = torch.where(lower, b["low_sim"], a["low_sim"])
-    out["history"] = {k: torch.cat([a["history"][k], b["history"][k]]) for k in a["history"]}
-    return out
+        return finish(self, x, crit, total, s.fallback)
