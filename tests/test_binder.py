@@ -44,3 +44,72 @@ def test_binder_folder_builds_the_environment_and_warms_the_caches():
     assert re.search(r"pip install .*-e \.", post), "postBuild must install uaelab (pip install -e .)"
     assert re.search(r"uaelab reproduce.*(--profile quick|UAELAB_PROFILE=quick)|UAELAB_PROFILE=quick.*uaelab reproduce",
                      post), "postBuild must warm the quick-profile caches (python -m uaelab reproduce --profile quick)"
+
+
+# --- the repository's address and the Binder target, set once (pyproject.toml; uaelab.links) ---
+
+def _tracked_text_files() -> list:
+    """Every file git tracks (or, outside a git checkout, every file) that reads as text."""
+    import subprocess
+    try:
+        names = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+        paths = [REPO / n for n in names.splitlines()]
+    except (OSError, subprocess.CalledProcessError):
+        paths = [p for p in REPO.rglob("*") if ".git" not in p.parts and ".venv" not in p.parts]
+    out = []
+    for p in paths:
+        if p.is_file() and p.suffix not in {".png", ".pdf", ".pt", ".npz", ".gz", ".ipynb"}:
+            try:
+                out.append((p, p.read_text()))
+            except UnicodeDecodeError:
+                pass
+    return out
+
+
+def test_the_repository_and_binder_target_are_set_once_in_pyproject():
+    from uaelab import links
+
+    lk = links.load(REPO)
+    owner, name = lk.owner_name
+    assert (REPO / lk.binder_open).is_file(), f"[tool.uaelab.binder] open = {lk.binder_open!r} does not exist"
+    readme = (REPO / "README.md").read_text()
+    m = BADGE.search(readme)
+    assert m and m.group(2) == lk.binder_url, \
+        f"README's Binder badge must open {lk.binder_url} (pyproject.toml); run `python -m uaelab.links`"
+    for rel in ("README.md", "docs/workshop.md"):
+        assert lk.clone_command in (REPO / rel).read_text(), \
+            f"{rel} should give the clone command `{lk.clone_command}`; run `python -m uaelab.links`"
+    assert links.disagreements(REPO) == [], "\n".join(links.disagreements(REPO))
+    # single source: outside pyproject.toml only the documents written by uaelab.links name the
+    # repository or a Binder URL, and nothing says `git clone <repository>`
+    allowed = {"pyproject.toml", "uaelab/links.py", *links.DOCUMENTS}  # the source, the writer, the written
+    for path, text in _tracked_text_files():
+        rel = path.relative_to(REPO).as_posix()
+        if rel == "tests/test_binder.py":
+            continue
+        assert "<repository>" not in text, f"{rel}: a `<repository>` placeholder; use the clone command"
+        if rel in allowed:
+            continue
+        assert f"github.com/{owner}/{name}" not in text and "mybinder.org/v2/" not in text, \
+            (f"{rel} names the repository or a Binder URL itself; add it to uaelab.links.DOCUMENTS "
+             "so that it is written from pyproject.toml")
+
+
+def test_a_fork_changes_one_line_and_the_documents_follow(tmp_path):
+    from uaelab import links
+
+    for rel in ("pyproject.toml", *links.DOCUMENTS):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text((REPO / rel).read_text())
+    old = links.load(tmp_path)
+    py = tmp_path / "pyproject.toml"
+    py.write_text(py.read_text().replace(f'Repository = "{old.repository}"',
+                                         'Repository = "https://github.com/a-fork/uaelab-copy"'))
+    assert links.disagreements(tmp_path), "a changed address must make the documents disagree"
+    assert set(links.write(tmp_path)) == set(links.DOCUMENTS)
+    assert links.disagreements(tmp_path) == []
+    readme = (tmp_path / "README.md").read_text()
+    assert "mybinder.org/v2/gh/a-fork/uaelab-copy/HEAD?labpath=notebooks%2F00_quickstart.ipynb" in readme
+    assert "git clone https://github.com/a-fork/uaelab-copy.git && cd uaelab-copy" in readme
+    assert old.binder_url not in readme and old.clone_command not in readme
+    assert links.write(tmp_path) == [], "rewriting twice changes nothing"

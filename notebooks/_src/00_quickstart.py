@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 00 · Quickstart: data, figures and a map of the tutorial
 #
-# **Teaching time:** about 10 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 20 minutes (15 on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #
@@ -179,7 +179,7 @@ data = load(settings)
 data
 
 # %% [markdown]
-# ## Real data
+# ## Real data (optional)
 #
 # The image datasets of the paper (`mnist`, `fashion-mnist`, `cifar10`, `svhn`) are read in
 # torchvision's folder layout and downloaded on first use when the machine is online; `coil20`

@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 01 · Per-sample MINE: mutual information from a single image
 #
-# **Teaching time:** about 25 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 65 minutes with every exercise (45 on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #
@@ -100,7 +100,7 @@ assert est.loc[0.0, "mine"] >= -0.05, "independent pairs must not come out confi
 assert gap.max() < 0.25, "the estimate should follow the closed form in this easy case"
 
 # %% [markdown]
-# ### How far to trust `estimate_mi`
+# ### How far to trust `estimate_mi` (optional)
 # Correlated Gaussians in a few dimensions are the easiest case there is. `mi_benchmark` runs
 # `uaelab.mine.estimate_mi`, at its defaults, on a suite of paired samples whose MI is known in
 # closed form (`uaelab.mi_tasks`): Gaussians with diagonal, dense and sparse correlation in

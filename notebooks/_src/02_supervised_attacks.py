@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 02 · Supervised attacks with MINE: the MinMax algorithm
 #
-# **Teaching time:** about 20 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 45 minutes with every exercise (25 on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #

@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 03 · The ε sweep: MinMax-MINE vs PGD (paper Figure 3)
 #
-# **Teaching time:** about 15 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 40 minutes with every exercise (15 on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #
@@ -146,7 +146,7 @@ def show_samples(first=0):
 explore(show_samples, first=slider(0, 40, 4, 0))
 
 # %% [markdown]
-# ## On real MNIST
+# ## On real MNIST (optional)
 #
 # `benchmarks/real_fig3.py` runs the same sweep on real MNIST: the C&W classifier, a few correctly
 # classified test images, MinMax with conv-mode MINE (the model's first conv layer, as the paper's

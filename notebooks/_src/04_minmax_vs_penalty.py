@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 04 · MinMax vs the penalty method (paper Table 3 and Figure 2)
 #
-# **Teaching time:** about 15 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 40 minutes with every exercise (not on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #
@@ -137,7 +137,7 @@ def show_budget(budget=120):
 explore(show_budget, budget=slider(30, 300, 30, 120))
 
 # %% [markdown]
-# ### Real MNIST (reduced budget), when it has been run
+# ### Real MNIST (reduced budget), when it has been run (optional)
 
 # %%
 from pathlib import Path

@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 05 · How realistic are the adversarial examples? FID and KID (paper Table 2, Figure 1)
 #
-# **Teaching time:** about 15 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 30 minutes, 45 with the ★★★ exercise (not on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #
@@ -176,7 +176,7 @@ explore(show_examples, examples=["random sampling, MINE", "MINE, untrained (step
 # (or allow the download on a machine with network access).
 
 # %% [markdown]
-# ## On real MNIST
+# ## On real MNIST (optional)
 #
 # `benchmarks/real_table2.py` makes Table 2 on real MNIST: the first correctly classified test
 # images (their count is printed below), attacked through the C&W classifier by MinMax (ε = 1,

@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 06 · UAEs as data augmentation for autoencoders (paper Table 4)
 #
-# **Teaching time:** about 25 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 50 minutes with every exercise (30 on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #
@@ -234,7 +234,7 @@ explore(show_uaes, kind=list(settings.kinds),
         method=["MINE-UAE", "no-MI", "closed-form MI", "L2-UAE", "GA (σ=0.01)", "GA (σ=0.001)"])
 
 # %% [markdown]
-# ### Robustness (SuppMat 6.17)
+# ### Robustness (SuppMat 6.17) (optional)
 #
 # The paper also reports that augmentation with MINE-UAEs improves adversarial robustness. For an
 # autoencoder, `pgd_error` is the test reconstruction error under an L∞ PGD attack that *maximises*

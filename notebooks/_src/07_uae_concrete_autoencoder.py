@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 07 · UAEs for unsupervised feature selection: the concrete autoencoder (paper Table 6)
 #
-# **Teaching time:** about 10 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 25 minutes, 40 with the ★★★ exercise (not on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #
@@ -168,7 +168,7 @@ def random_vs_selected(seed=0):
 explore(random_vs_selected, seed=slider(0, 20, 1, 0))
 
 # %% [markdown]
-# ## Real data
+# ## Real data (optional)
 #
 # `benchmarks/real_table6.py` runs MNIST, Fashion-MNIST (10k test sets split 40/60), COIL-20
 # (20×20) and Isolet (only its test split exists here, split 80/20) from `../shared/data`, and any

@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 08 · UAEs for contrastive learning: SimCLR (paper Table 5)
 #
-# **Teaching time:** about 15 minutes · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
+# **Teaching time:** about 35 minutes with every exercise (15 on the [3-hour path](../docs/workshop.md)) · terms (DV bound, ASR, UAE, NT-Xent, KID, ...): [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895)
 #
 # **You will learn to**
 #
@@ -190,7 +190,7 @@ display(check)
 assert abs(check["loss_min"].iloc[0] - 2 * math.log(99)) < 1e-4 and check["max_abs_f"].iloc[0] < 1e-4
 
 # %% [markdown]
-# ### Real data: a Fashion-MNIST analogue
+# ### Real data: a Fashion-MNIST analogue (optional)
 #
 # CIFAR-10 cannot be had here, so `benchmarks/real_table5.py` runs the same pipeline on
 # Fashion-MNIST with the small encoder and the released attack (tiled criterion, t^½ dual step;

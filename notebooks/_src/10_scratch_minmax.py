@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 10 · From scratch: per-sample MINE and Algorithm 1 in plain torch
 #
-# **Teaching time:** about 30 minutes · take it right after notebook 02 · terms: [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895), Section 3 and Algorithm 1
+# **Teaching time:** about 60 minutes (a session of its own, not on the [3-hour path](../docs/workshop.md)) · take it right after notebook 02 · terms: [glossary](../docs/glossary.md) · paper: [Hsu et al., AAAI 2022](https://arxiv.org/abs/2103.01895), Section 3 and Algorithm 1
 #
 # **You will learn to**
 #
@@ -247,7 +247,7 @@ assert bool(ref.success.any()) and not bool(ref.success.all())
 # succeeded comes back unchanged. Notebook 06 runs the same attack at the paper's $T = 40$ on whole
 # training sets.
 #
-# ## The released code's choices
+# ## The released code's choices (optional)
 #
 # `make_attack(..., preset="reference_code")` switches to what the authors' released code does where
 # it differs from the paper's text; each is one line of your `attack_one`:
