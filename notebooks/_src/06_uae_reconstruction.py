@@ -249,10 +249,10 @@ robust
 # improvement, and MINE-UAE's improvement beside Duplicate's.
 
 # %%
-for kind, rows in robust.groupby(level="model", sort=False):
-    rows = rows.droplevel("model")["pgd_error_improvement"].drop("Original", errors="ignore")
-    print(f"{kind:15s}: best PGD improvement {rows.max():+.4f} by {rows.idxmax()}; "
-          f"MINE-UAE {rows['MINE-UAE']:+.4f}, Duplicate {rows['Duplicate']:+.4f}")
+for kind, per_kind in robust.groupby(level="model", sort=False):  # not `rows`: the browser above reads it
+    gains = per_kind.droplevel("model")["pgd_error_improvement"].drop("Original", errors="ignore")
+    print(f"{kind:15s}: best PGD improvement {gains.max():+.4f} by {gains.idxmax()}; "
+          f"MINE-UAE {gains['MINE-UAE']:+.4f}, Duplicate {gains['Duplicate']:+.4f}")
 
 # %% [markdown]
 # ## Real data
@@ -324,10 +324,10 @@ for kind in ("dense", "sparse"):
     print(f"--- {kind} autoencoder ---")
     print(full["notes"])  # the run's budget, preset and seeds
     display(full["summary"][["method", "error", "error_std", "asr", "runs"]])
-    rows = claims_rows(f"t4-{kind}-")
-    display(rows)
-    print(f"{kind}: MINE-UAE vs Original: {rows.loc[f't4-{kind}-vs-original', 'verdict']}; "
-          f"vs Duplicate: {rows.loc[f't4-{kind}-vs-duplicate', 'verdict']}")
+    verdict_rows = claims_rows(f"t4-{kind}-")  # not `rows`: the example browser above reads that name
+    display(verdict_rows)
+    print(f"{kind}: MINE-UAE vs Original: {verdict_rows.loc[f't4-{kind}-vs-original', 'verdict']}; "
+          f"vs Duplicate: {verdict_rows.loc[f't4-{kind}-vs-duplicate', 'verdict']}")
 
 # %% [markdown]
 # The earlier real-data Table 4 runs in `results/real/archive/README_part2.md` used the *paper-text* preset
