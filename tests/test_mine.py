@@ -151,14 +151,17 @@ def test_blocked_training_equals_step_by_step(numpy_blas):
     blocked = StatNets(n, gens(), hidden=(16, 4), lr=1e-2, bias_correction=True)
     whole = StatNets(n, gens(), hidden=(16, 4), lr=1e-2, bias_correction=True)
     blocked.block_samples, blocked.use_numpy_blas = 2, numpy_blas
-    ab = torch.randn(2 * B, K, n)
+    # its own generator: the global RNG's state depends on which tests ran before
+    ab = torch.randn(2 * B, K, n, generator=torch.Generator().manual_seed(0))
     for _ in range(2):
         dv1 = blocked.train(ab, 4)
         for _ in range(4):
             dv2 = whole.step(ab)
         torch.testing.assert_close(dv1, dv2, rtol=1e-5, atol=1e-6)
+    # float32 products in another order (numpy's BLAS, per block): entries near 0 differ by a few
+    # ulps of the larger terms, hence an absolute floor (a full-suite run once saw 1.6e-7)
     for p, q in zip(blocked.params + blocked.m1 + blocked.m2, whole.params + whole.m1 + whole.m2):
-        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(blocked.log_ema, whole.log_ema)
     assert [int(s) for s in blocked.adam_steps] == [int(s) for s in whole.adam_steps] == [8] * 5
 
