@@ -13,10 +13,10 @@ The sweep is cached per ε, so an interrupted run recomputes only the unfinished
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 40 --sampler conv
 
 Issue 24's longer run, the released code's supervised choices (c0 = 1e-3, Glorot δ0; `--preset`),
-written as ``fig3_mnist_T100_released_*`` beside the paper-preset T = 40 run:
+written as ``fig3_mnist_T60_released_*`` beside the paper-preset T = 40 run:
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 100 --sampler conv \
-        --preset reference_code --tag T100_released
+        --preset reference_code --tag T60_released
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sampler", default="conv", choices=["conv", "random"])
     ap.add_argument("--preset", default=SUPERVISED_PRESET, choices=["paper", "reference_code"],
                     help="the paper text (c0 = 0, δ0 = 0) or the released code (c0 = 1e-3, Glorot δ0)")
-    ap.add_argument("--tag", default="", help="suffix of the result names (fig3_mnist_<tag>_*), e.g. T100_released")
+    ap.add_argument("--tag", default="", help="suffix of the result names (fig3_mnist_<tag>_*), e.g. T60_released")
     a = ap.parse_args(argv)
     if mnist_missing(a.root):
         return 0
