@@ -15,7 +15,7 @@ The sweep is cached per ε, so an interrupted run recomputes only the unfinished
 Issue 24's longer run, the released code's supervised choices (c0 = 1e-3, Glorot δ0; `--preset`),
 written as ``fig3_mnist_T60_released_*`` beside the paper-preset T = 40 run:
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 100 --sampler conv \
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 60 --sampler conv \
         --preset reference_code --tag T60_released
 """
 from __future__ import annotations
