@@ -13,10 +13,11 @@ The sweep is cached per ε, so an interrupted run recomputes only the unfinished
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 40 --sampler conv
 
 Issue 24's longer run, the released code's supervised choices (c0 = 1e-3, Glorot δ0; `--preset`),
-written as ``fig3_mnist_T60_released_*`` beside the paper-preset T = 40 run:
+written as ``fig3_mnist_T<T>_released_*`` beside the paper-preset T = 40 run (T = 60 and T = 150 are committed; the
+claims read T = 150, the largest that fitted a session):
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 60 --sampler conv \
-        --preset reference_code --tag T60_released
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_fig3.py --n 10 --T 150 --sampler conv \
+        --preset reference_code --tag T150_released
 """
 from __future__ import annotations
 
