@@ -629,16 +629,6 @@ def claims_table(root: Path | str | None = None) -> pd.DataFrame:
     return table
 
 
-def verdict_of(claim_id: str, root: Path | str | None = None) -> str:
-    """The verdict of one claim as the committed ``results/real/claims.csv`` states it (what
-    notebook prose cites: see ``notebooks/_src/build.py``'s ``{verdict:ID}`` placeholders)."""
-    root = Path(root) if root is not None else repo_root()
-    t = pd.read_csv(root / REAL / "claims.csv").set_index("id")
-    if claim_id not in t.index:
-        raise ValueError(f"no claim {claim_id!r} in results/real/claims.csv; ids: {', '.join(t.index)}")
-    return str(t.loc[claim_id, "verdict"])
-
-
 SHOW = ["claim", "design", "mean_a", "mean_b", "difference", "ci95_low", "ci95_high", "margin", "p_diff_adj",
         "p_equiv_adj", "n_to_decide", "verdict"]
 

@@ -118,11 +118,6 @@ def _short(claim: str) -> str:
     return claim if len(claim) <= 70 else claim[:67] + "…"
 
 
-def _verdicts(t: pd.DataFrame, ids: list[str]) -> str:
-    v = t.set_index("id")["verdict"]
-    return ", ".join(f"{i}: **{v[i]}**" for i in ids if i in v.index)
-
-
 def _grouped(t: pd.DataFrame, suffix: str) -> dict[str, list[str]]:
     rows = t[t["id"].str.endswith(suffix) & t["verdict"].isin(VERDICTS)]
     return {v: rows.loc[rows["verdict"] == v, "id"].tolist() for v in VERDICTS if (rows["verdict"] == v).any()}
@@ -153,7 +148,8 @@ def summary_markdown(table: pd.DataFrame | None = None) -> str:
         f"* **Augmentation vs no augmentation** (`*-vs-original`): {_list(_grouped(t, '-vs-original'))}.",
         f"* **Augmentation vs an exact duplicate of the data** (`*-vs-duplicate`): "
         f"{_list(_grouped(t, '-vs-duplicate'))}.",
-        "* **Why**: " + "; ".join(f"{what}: {_measured(t, i)}" for i, what in WHY.items()) + ".",
+        "* **Why**: " + "; ".join(f"whether {claim}: {_measured(t.set_index('id'), i)}"
+                                 for i, (claim, _) in WHY_WORDS.items()) + ".",
         "",
         "How to read a verdict: " + "; ".join(f"**{v}** = {m}" for v, m in MEANING.items()) + ". Each comparison "
         f"states its design (paired over shared retraining seeds, else Welch), its family (one table × model or "
@@ -169,19 +165,6 @@ def summary_markdown(table: pd.DataFrame | None = None) -> str:
         "`python -m uaelab.claims`; `tests/test_claims.py` fails when this block and the files disagree.)",
     ]
     return "\n".join(lines) + "\n"
-
-
-WHY = {"mine-measures-mi": "per-sample MINE against the exact MI",
-       "mi-term-matters": "MINE-UAE against the same loop without the MI term",
-       "optimisation-shapes-delta": "MINE-UAE's δ against its random start",
-       "t5-criterion-constrains": "the released SimCLR criterion"}
-
-
-def _measured(t: pd.DataFrame, cid: str) -> str:
-    v = t.set_index("id")
-    if cid not in v.index or v.loc[cid, "verdict"] == NOT_RUN:
-        return "not run yet"
-    return f"{v.loc[cid, 'measured']} (**{v.loc[cid, 'verdict']}**)"
 
 
 WHY_WORDS = {  # claim id -> (what the claim says, what each verdict means for it)
@@ -201,8 +184,14 @@ WHY_WORDS = {  # claim id -> (what the claim says, what each verdict means for i
 }
 
 
-def _why_sentence(t_or_v, cid: str) -> str:
-    v = t_or_v
+def _measured(v: pd.DataFrame, cid: str) -> str:
+    """A claim's measurement with its verdict (``v``: the claims table indexed by id)."""
+    if cid not in v.index or v.loc[cid, "verdict"] == NOT_RUN:
+        return "not run yet"
+    return f"{v.loc[cid, 'measured']} (**{v.loc[cid, 'verdict']}**)"
+
+
+def _why_sentence(v: pd.DataFrame, cid: str) -> str:
     claim, meaning = WHY_WORDS[cid]
     if cid not in v.index or v.loc[cid, "verdict"] == NOT_RUN:
         return f"Whether {claim}: not run yet."
