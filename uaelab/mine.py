@@ -35,6 +35,8 @@ import contextlib
 import copy
 import gc
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -127,7 +129,7 @@ _BLAS = []  # [threadpoolctl controller of numpy's BLAS] once looked up, [None] 
 def _numpy_blas_threads(n: int = 1):
     """A context in which numpy's BLAS runs on ``n`` threads, or None when that cannot be set
     (then the caller keeps torch's products). :class:`StatNets`' blocks take 1: their products
-    are far too small for threads; the projection takes torch's thread count."""
+    are far too small for threads (the blocks run on torch's threads instead)."""
     if not _BLAS:
         try:
             ctl = ThreadpoolController().select(user_api="blas")
@@ -147,18 +149,25 @@ def standardise(v: Tensor, eps: float = 1e-6) -> Tensor:
     return c / torch.sqrt(var + eps)
 
 
-def _project(flat: Tensor, P: Tensor) -> Tensor:
-    """``flat @ P``; float32 on CPU by numpy's BLAS on the same memory (at torch's thread count):
-    measured 25% faster than torch's MKL for this [B, d] x [d, K·m] product where MKL takes its
-    generic code path (AMD CPUs). The input gradient stays with torch (MKL is faster there)."""
-    if flat.is_cpu and P.is_cpu and flat.dtype == P.dtype == torch.float32:
-        limit = _numpy_blas_threads(torch.get_num_threads())
-        if limit is not None:
-            out = torch.empty(flat.shape[0], P.shape[1])
-            with limit:
-                np.matmul(flat.detach().contiguous().numpy(), P.detach().numpy(), out=out.numpy())
-            return out
-    return flat @ P
+def _onednn_linear():
+    """torch's oneDNN linear op (``x @ wᵀ``), or None where torch was built without oneDNN."""
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        return op if torch.backends.mkldnn.is_available() else None
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        return None
+
+
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` for the projection's two large products ([B, d] x [d, K·m] and its input gradient
+    [B, K·m] x [K·m, d]); float32 on CPU by oneDNN, whose kernels use the CPU's widest vectors
+    (AVX-512 where present; measured 2x MKL's generic path on this project's AMD machine, which
+    does not get MKL's AVX-512 code) and give the same bits at any thread count (tested), where
+    MKL's and OpenBLAS's results for these shapes change with it."""
+    lin = _onednn_linear() if a.is_cpu and b.is_cpu and a.dtype == b.dtype == torch.float32 else None
+    if lin is None:
+        return a @ b
+    return lin(a.contiguous(), b.t(), None, "none", [], "")
 
 
 class _ProjectStandardise(torch.autograd.Function):
@@ -171,7 +180,7 @@ class _ProjectStandardise(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, flat: Tensor, P: Tensor, K: int, m: int, eps: float) -> Tensor:
-        u = _project(flat, P).view(flat.shape[0], K, m)
+        u = _matmul(flat, P).view(flat.shape[0], K, m)
         u.sub_(u.mean(-1, keepdim=True))
         sd = (torch.linalg.vecdot(u, u).unsqueeze(-1) / m).add_(eps).sqrt_()
         u.div_(sd)
@@ -185,7 +194,7 @@ class _ProjectStandardise(torch.autograd.Function):
         # dL/dc = (du - u·mean(du·u)) / sd, then dL/dz = dL/dc - mean(dL/dc)
         g = torch.addcmul(du, u, torch.linalg.vecdot(du, u).unsqueeze(-1) / u.shape[-1], value=-1)
         g.sub_(g.mean(-1, keepdim=True)).div_(sd)
-        return g.view(g.shape[0], -1) @ P.t(), None, None, None, None
+        return _matmul(g.view(g.shape[0], -1), P.t()), None, None, None, None
 
 
 class RandomSampler:
@@ -332,6 +341,26 @@ def _gc_paused():
             gc.enable()
 
 
+def _buf_in(ws: dict[str, Tensor], name: str, shape: Sequence[int], like: Tensor) -> Tensor:
+    """A tensor of ``shape`` kept in the workspace ``ws`` between blocks (see StatNets._block)."""
+    b = ws.get("state_" + name)
+    if b is None or b.shape != tuple(shape) or b.dtype != like.dtype or b.device != like.device:
+        b = ws["state_" + name] = torch.empty(tuple(shape), dtype=like.dtype, device=like.device)
+    return b
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}  # worker count -> its pool, made once per process
+
+
+def _block_pool(workers: int) -> ThreadPoolExecutor:
+    """Threads for StatNets.train's sample blocks; each runs torch single-threaded (its products
+    are far too small to split, and one thread per block keeps a block's arithmetic fixed)."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="statnets",
+                                             initializer=torch.set_num_threads, initargs=(1,))
+    return _POOLS[workers]
+
+
 def _glorot(shape: Sequence[int], fan_in: int, fan_out: int, g: torch.Generator) -> Tensor:
     bound = math.sqrt(6.0 / (fan_in + fan_out))  # Keras' default initialiser
     return (torch.rand(*shape, generator=g) * 2 - 1) * bound
@@ -382,7 +411,8 @@ class StatNets:
         self.fast = manual_grad and map_shape is None and len(self.hidden) == 2
         self.w2_transposed = self.fast  # the fast path's layout: W2 stored as W2ᵀ [2B, H, N1]
         self._ws: dict[str, Tensor] = {}  # the fast path's per-step tensors, see _buf
-        self._block_ws: dict[str, Tensor] = {}  # the same for train()'s sample blocks
+        # the same for train()'s sample blocks, one workspace per thread (keyed by thread id)
+        self._block_wss: dict[int, dict[str, Tensor]] = {}
         self.reset()
 
     # parameters --------------------------------------------------------------------------
@@ -621,52 +651,65 @@ class StatNets:
             return self._train_blocks(ab, steps, one_thread is not None)
 
     def _train_blocks(self, ab: Tensor, steps: int, numpy_blas: bool) -> Tensor:
+        """The blocks of :meth:`train`, spread over torch's threads: each block runs on one thread
+        with single-threaded products and its own buffers, so its arithmetic (and the result) is
+        the same for any thread count; the blocks touch disjoint slices of the batch's state."""
         B, c = self.B, self.block_samples
-        dvs = []
-        for s0 in range(0, B, c):
-            s1 = min(s0 + c, B)
-            sub = self._block(s0, s1)
+        spans = [(s0, min(s0 + c, B)) for s0 in range(0, B, c)]
+        dvs: list[Tensor | None] = [None] * len(spans)
+
+        def run(i: int) -> None:
+            s0, s1 = spans[i]
+            ws = self._block_wss.setdefault(threading.get_ident(), {})  # this thread's buffers
+            sub = self._block(s0, s1, ws)
             sub._np_blas = numpy_blas
             ab_blk = torch.cat([ab[s0:s1], ab[B + s0:B + s1]],
-                               out=self._buf_in("ab", (2 * (s1 - s0), *ab.shape[1:]), ab))
-            abT_blk = self._buf_in("abT", (ab_blk.shape[0], ab.shape[2], ab.shape[1]), ab)
+                               out=_buf_in(ws, "ab", (2 * (s1 - s0), *ab.shape[1:]), ab))
+            abT_blk = _buf_in(ws, "abT", (ab_blk.shape[0], ab.shape[2], ab.shape[1]), ab)
             abT_blk.copy_(ab_blk.transpose(1, 2))
             for _ in range(steps):
                 dv = sub.step(ab_blk, abT_blk)
-            dvs.append(dv)
+            dvs[i] = dv
             self._unblock(sub, s0, s1)
+
+        threads = torch.get_num_threads()
+        workers = min(threads, len(spans))
+        if workers <= 1:  # one thread already: the blocks in this thread, one after the other
+            for i in range(len(spans)):
+                run(i)
+        else:
+            try:
+                list(_block_pool(workers).map(run, range(len(spans))))
+            finally:  # the workers' set_num_threads(1) also changed torch's process-wide default
+                torch.set_num_threads(threads)
         for s in self.adam_steps:
             s += steps
         return torch.cat(dvs)
 
     @torch.no_grad()
-    def _block(self, s0: int, s1: int) -> "StatNets":
+    def _block(self, s0: int, s1: int, ws: dict[str, Tensor] | None = None) -> "StatNets":
         """A StatNets for samples s0..s1-1 on contiguous copies of their state (see :meth:`train`),
-        in buffers that every block reuses (a fresh tensor of a few MB is page-faulted in anew)."""
+        in buffers of ``ws`` (one workspace per thread) that every block reuses (a fresh tensor of
+        a few MB is page-faulted in anew)."""
         B, c = self.B, s1 - s0
+        ws = self._block_wss.setdefault(threading.get_ident(), {}) if ws is None else ws
         sub = copy.copy(self)
         sub.B, sub.gens, sub.block_samples = c, self.gens[s0:s1], 0
-        sub._ws = self._block_ws
+        sub._ws = ws
 
         def take(name: str, ts: Sequence[Tensor]) -> list[Tensor]:
             out = []
             for j, t in enumerate(ts[:-1]):
-                buf = self._buf_in(f"{name}{j}", (2 * c, *t.shape[1:]), t)
+                buf = _buf_in(ws, f"{name}{j}", (2 * c, *t.shape[1:]), t)
                 out.append(torch.cat([t[s0:s1], t[B + s0:B + s1]], out=buf))
             w = ts[-1]
-            out.append(self._buf_in(f"{name}w", (c, *w.shape[1:]), w).copy_(w[s0:s1]))
+            out.append(_buf_in(ws, f"{name}w", (c, *w.shape[1:]), w).copy_(w[s0:s1]))
             return out
 
         sub.params, sub.m1, sub.m2 = take("p", self.params), take("m1_", self.m1), take("m2_", self.m2)
         sub.adam_steps = [s.clone() for s in self.adam_steps]
         sub.log_ema = self.log_ema[s0:s1].clone()
         return sub
-
-    def _buf_in(self, name: str, shape: Sequence[int], like: Tensor) -> Tensor:
-        b = self._block_ws.get("state_" + name)
-        if b is None or b.shape != tuple(shape) or b.dtype != like.dtype or b.device != like.device:
-            b = self._block_ws["state_" + name] = torch.empty(tuple(shape), dtype=like.dtype, device=like.device)
-        return b
 
     @torch.no_grad()
     def _unblock(self, sub: "StatNets", s0: int, s1: int) -> None:
