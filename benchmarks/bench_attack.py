@@ -1,35 +1,36 @@
 """Benchmark of the batched unsupervised MinMax attack at the released settings.
 
-Measures, in one run on one machine (each case in its own process, for clean peak memory):
+The issue-27 measurement, one command (about 5 minutes on 2 quiet cores)::
 
-* ``batched``: samples/s of the batched unsupervised MinMax attack (random sampling, K = 500,
-  m = 128, statistics network 512 -> 10, 20 MINE steps per iteration, T = 40) on a dense
-  784-128-784 autoencoder, with real MNIST test images;
+    .venv/bin/python benchmarks/bench_attack.py --baseline c61717a
+
+runs the batched attack (random sampling, K = 500, m = 128, statistics network 512 -> 10,
+20 MINE steps per iteration, T = 4) on a dense 784-128-784 autoencoder with 64 real MNIST
+test images, at 1 and at 2 torch threads (``--threads 1,2``), each time alternating the package
+as it was at the baseline commit (``git archive`` into a temporary folder) with the current code
+``--reps`` times (default 3), every run in its own process. Per thread count it writes the
+same-run speed-up (median of the pairs' ratios, wall and CPU time), the successes, MI quantiles
+and max |Δx_adv| against the baseline, the roofline (the machine's sgemm GFLOP/s by torch's
+default matmul and by oneDNN, and copy GB/s, measured in the same run before and after the
+cases; the attack's counted FLOPs and bytes per sample, :func:`attack_cost`; the achieved share of
+each) and the top five costs of one extra, profiled run of the current code (cProfile in every
+thread, summed; not timed). It also checks that the current code's outputs are the same bits at
+every thread count. Writes ``benchmarks/results/bench_attack.json`` (``--out``); the README's
+performance block is generated from it by ``benchmarks/perf_block.py``.
+
+Other cases (``--cases``, at each thread count, after the batched runs):
+
 * ``single_reference``: the same attack one sample at a time as the released code does it
-  (batch of 1, projection redrawn at every MINE step and gradient evaluation). It is very slow,
-  so it runs ``--ref-iters`` iterations on one sample and is extrapolated linearly to T = 40
-  (every iteration costs the same);
-* ``single_ours``: batch of 1 with this package's projection policy (drawn once per attack),
-  so the gain of batching alone is visible;
+  (batch of 1, projection redrawn at every MINE step and gradient evaluation), ``--ref-iters``
+  iterations on one sample extrapolated linearly to T;
+* ``single_ours``: batch of 1 with this package's projection policy (drawn once per attack);
 * ``pgd``: one PGD iteration on the same batch and model, for the time-per-iteration ratio.
 
-Also reports peak memory per sample (VmHWM growth / batch size), the success rate and MI
-distribution of the batched run, and checks that the one-at-a-time results equal the batched
-ones (batch independence). Writes ``benchmarks/results/bench_attack.json`` and prints it.
+    .venv/bin/python benchmarks/bench_attack.py --threads 1 --reps 1      # quick look, no baseline
+    .venv/bin/python benchmarks/bench_attack.py --T 40 --cases batched,single_ours,single_reference,pgd
 
-Roofline (same run): the machine's sgemm GFLOP/s (2048², this thread count) and copy GB/s,
-the attack's counted matmul FLOPs and DRAM bytes per sample (:func:`attack_cost`), and the
-share of each peak that the batched run achieves.
-
-``--baseline COMMIT`` also runs the batched case with the package as it was at COMMIT
-(``git archive`` into a temporary folder), alternating with the current code ``--reps``
-times, and reports the same-run speedup (medians) and how far the results moved (success
-count, MI quantiles, max |Δx_adv|).
-
-    .venv/bin/python benchmarks/bench_attack.py            # defaults: 64 samples
-    .venv/bin/python benchmarks/bench_attack.py --n 32 --ref-iters 1 --single 1
-    .venv/bin/python benchmarks/bench_attack.py --threads 1   # on a busy shared CPU
-    .venv/bin/python benchmarks/bench_attack.py --threads 1 --cases batched,pgd --baseline e9378b3 --reps 2
+Benchmarks import the installed package (in a checkout other than the installed one, set
+PYTHONPATH to it); the baseline's package is put first on sys.path of its runs.
 """
 from __future__ import annotations
 
@@ -43,12 +44,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import loadavg
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(HERE))
-
-from _common import loadavg  # noqa: E402
 
 
 def _rss_kib(field: str) -> int:
@@ -59,11 +58,12 @@ def _rss_kib(field: str) -> int:
 
 
 def _data_root() -> Path:
-    env = os.environ.get("UAELAB_SHARED_DATA")
-    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
-        if (cand / "MNIST").is_dir():
-            return cand
-    raise SystemExit("needs real MNIST in ../shared/data (or set UAELAB_SHARED_DATA)")
+    from uaelab.data import shared_data_root
+
+    root = shared_data_root()
+    if root is None or not (root / "MNIST").is_dir():
+        raise SystemExit("needs real MNIST in ../shared/data (or set UAELAB_SHARED_DATA)")
+    return root
 
 
 def prepare(workdir: Path, n: int, seed: int) -> None:
@@ -91,8 +91,10 @@ def prepare(workdir: Path, n: int, seed: int) -> None:
 
 
 def machine_peaks(threads: int) -> dict:
-    """sgemm GFLOP/s (2048² float32, median of 5) and copy GB/s (256 MB into a kept buffer,
-    read + write bytes, median of 5) at this thread count: the roofline's two ceilings."""
+    """sgemm GFLOP/s (2048² float32, median of 5) by torch's default matmul (MKL) and by oneDNN
+    (the projection's path; AVX-512 kernels where MKL takes its generic path) and copy GB/s
+    (256 MB into a kept buffer, read + write bytes, median of 5) at this thread count: the
+    roofline's ceilings."""
     import torch
 
     if threads:
@@ -110,9 +112,16 @@ def machine_peaks(threads: int) -> dict:
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     src = torch.ones(64 << 20)
     dst = torch.empty_like(src)
-    return {"sgemm_gflops": 2 * 2048 ** 3 / median_s(lambda: a @ b) / 1e9,
-            "copy_gbps": 2 * src.numel() * 4 / median_s(lambda: dst.copy_(src)) / 1e9,
-            "threads": torch.get_num_threads()}
+    out = {"sgemm_gflops_torch": 2 * 2048 ** 3 / median_s(lambda: a @ b) / 1e9,
+           "copy_gbps": 2 * src.numel() * 4 / median_s(lambda: dst.copy_(src)) / 1e9,
+           "threads": torch.get_num_threads()}
+    try:
+        lin = torch.ops.mkldnn._linear_pointwise
+        out["sgemm_gflops_onednn"] = 2 * 2048 ** 3 / median_s(lambda: lin(a, b, None, "none", [], "")) / 1e9
+    except (AttributeError, RuntimeError):
+        out["sgemm_gflops_onednn"] = 0.0
+    out["sgemm_gflops"] = max(out["sgemm_gflops_torch"], out["sgemm_gflops_onednn"])
+    return out
 
 
 def attack_cost(*, d: int, K: int, m: int, hidden, steps: int, T: int, batch: int) -> dict:
@@ -195,6 +204,11 @@ def run_case(case: str, workdir: Path, args) -> dict:
         stamps: list[float] = []  # end of every iteration, for the per-iteration time
         att = MinMax(ae, reconstruction(ae), MinMaxSettings(T=args.T), mine=released, seed=args.seed,
                      callback=lambda _: stamps.append(time.perf_counter()))
+        if args.profile:
+            att(x[:2], indices=torch.arange(2))  # warm-up, as a timed run's process has none either
+            res, out["top_costs"], out["profiled_seconds"] = _profiled(lambda: att(x, indices=torch.arange(len(x))))
+            torch.save({"x_adv": res.x_adv}, workdir / f"{args.tag}.pt")
+            return out
         t, cpu = time.perf_counter(), time.process_time()
         res = att(x, indices=torch.arange(len(x)))
         secs, cpu = time.perf_counter() - t, time.process_time() - cpu
@@ -234,6 +248,49 @@ def run_case(case: str, workdir: Path, args) -> dict:
     return out
 
 
+# waiting for other threads, not work: left out of the top costs (their threads' work is in)
+_WAITS = ("acquire' of '_thread.lock", "method 'wait'", "SimpleQueue", "threading.py", "_base.py", "thread.py")
+
+
+def _profiled(fn):
+    """``fn()`` under cProfile in this thread and in every thread started meanwhile (the
+    StatNets block workers); returns (its result, the top five functions by own time summed over
+    the threads, wall seconds). Shares are of the summed own time of all profiled functions."""
+    import cProfile
+    import pstats
+    import threading
+
+    profs = [cProfile.Profile()]
+
+    def start_in_thread(*_):  # the first event of each new thread: give it its own profiler
+        threading.setprofile(None)
+        p = cProfile.Profile()
+        profs.append(p)
+        p.enable()
+
+    threading.setprofile(start_in_thread)
+    t = time.perf_counter()
+    profs[0].enable()
+    try:
+        res = fn()
+    finally:
+        profs[0].disable()
+        threading.setprofile(None)
+    secs = time.perf_counter() - t
+    stats = pstats.Stats(profs[0])
+    for p in profs[1:]:
+        p.disable()  # a no-op in threads other than its own; its data so far is kept
+        stats.add(p)
+    rows = []
+    for (path, line, name), (_, calls, tottime, _, _) in stats.stats.items():
+        label = f"{Path(path).name}:{line}({name})" if line else name
+        rows.append((tottime, calls, label))
+    total = sum(r[0] for r in rows if not any(w in r[2] for w in _WAITS))
+    top = sorted((r for r in rows if not any(w in r[2] for w in _WAITS)), reverse=True)[:5]
+    return res, [{"function": f, "own_seconds": round(tt, 4), "calls": c, "share": round(tt / total, 4)}
+                 for tt, c, f in top], secs
+
+
 def _quantiles(t) -> dict:
     import torch
 
@@ -241,165 +298,177 @@ def _quantiles(t) -> dict:
     return {"q10": q(0.1), "q50": q(0.5), "q90": q(0.9)}
 
 
+def _median(v: list[float]) -> float:
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=64, help="samples in the batched run")
-    p.add_argument("--T", type=int, default=40, help="attack iterations (released: 40)")
+    p.add_argument("--T", type=int, default=4, help="attack iterations (released: 40)")
     p.add_argument("--single", type=int, default=2, help="samples attacked one at a time (ours)")
     p.add_argument("--ref-iters", type=int, default=2, help="iterations measured for the released way")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch threads per case (0: torch's default). On a shared, oversubscribed "
-                        "CPU one thread is several times faster than two (OpenMP spinning)")
-    p.add_argument("--cases", default="batched,single_ours,single_reference,pgd",
-                   help="comma-separated cases to run (batched is always run)")
+    p.add_argument("--threads", default="1,2", help="comma-separated torch thread counts, each measured")
+    p.add_argument("--cases", default="batched",
+                   help="comma-separated cases: batched (always), single_ours, single_reference, pgd")
     p.add_argument("--baseline", help="a commit: also run the batched case with the package at "
                                       "that commit, alternating with the current code")
-    p.add_argument("--reps", type=int, default=1, help="alternations of baseline and current")
+    p.add_argument("--reps", type=int, default=3, help="alternations of baseline and current")
+    p.add_argument("--no-profile", action="store_true", help="skip the profiled run")
     p.add_argument("--out", default=str(HERE / "results" / "bench_attack.json"))
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
     p.add_argument("--code-root", help=argparse.SUPPRESS)
     p.add_argument("--tag", help=argparse.SUPPRESS)
+    p.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.case:
+        args.threads = int(args.threads)
         print(json.dumps(run_case(args.case, Path(args.workdir), args)))
         return 0
 
     import torch
 
+    threads = [int(t) for t in args.threads.split(",")]
     load_before = loadavg()
-    peaks = machine_peaks(args.threads)
-    print(f"machine: {peaks}", flush=True)
-    wanted = ["batched"] + [c for c in ("single_ours", "single_reference", "pgd")
-                            if c in args.cases.split(",")]
+    extra = [c for c in ("single_ours", "single_reference", "pgd") if c in args.cases.split(",")]
 
-    def run(case: str, workdir: str, code_root: str = "", tag: str = "") -> dict | None:
+    def run(case: str, workdir: str, nthreads: int, code_root: str = "", tag: str = "",
+            profile: bool = False) -> dict:
         cmd = [sys.executable, __file__, "--case", case, "--workdir", workdir, "--n", str(args.n),
                "--T", str(args.T), "--single", str(args.single), "--ref-iters", str(args.ref_iters),
-               "--seed", str(args.seed), "--threads", str(args.threads)]
+               "--seed", str(args.seed), "--threads", str(nthreads)]
         cmd += ["--code-root", code_root] if code_root else []
         cmd += ["--tag", tag] if tag else []
+        cmd += ["--profile"] if profile else []
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         if done.returncode:
             sys.stderr.write(done.stderr)
-            return None
+            raise SystemExit(f"{tag or case} failed")
         out = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{tag or case}: {out}", flush=True)
+        print(f"{tag or case}: {json.dumps(out)[:300]}", flush=True)
         return out
 
+    per_thread: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         prepare(work, args.n, args.seed)
         ae_mse = torch.load(work / "setup.pt")["mse"]
-        cases, runs = {}, {"baseline": [], "current": []}
-        if args.baseline:
-            base_root = baseline_code(args.baseline, Path(tempfile.mkdtemp(dir=tmp)))
+        base_root = str(baseline_code(args.baseline, Path(tempfile.mkdtemp(dir=tmp)))) if args.baseline else ""
+        outputs = {}
+        for nt in threads:
+            peaks_before = machine_peaks(nt)
+            print(f"{nt} thread(s), machine: {peaks_before}", flush=True)
+            runs: dict[str, list] = {"baseline": [], "current": []}
             for r in range(args.reps):  # alternate, so that load changes hit both alike
-                for kind, root in (("baseline", str(base_root)), ("current", "")):
-                    out = run("batched", tmp, root, f"batched_{kind}_{r}")
-                    if out is None:
-                        return 1
-                    runs[kind].append(out)
-            cases["batched"] = runs["current"][0]
-            (work / "batched_current_0.pt").rename(work / "batched.pt")
-        for case in wanted:
-            if case not in cases:
-                out = run(case, tmp)
-                if out is None:
-                    return 1
-                cases[case] = out
-        batched = torch.load(work / "batched.pt")
-        single = torch.load(work / "single_ours.pt") if "single_ours" in cases else None
-        base = torch.load(work / "batched_baseline_0.pt") if args.baseline else None
-    b = cases["batched"]
-    # the ceilings measured before and after the cases; the higher one (less disturbed by other
-    # processes) is the machine's
-    after = machine_peaks(args.threads)
-    peaks = {"sgemm_gflops": max(peaks["sgemm_gflops"], after["sgemm_gflops"]),
-             "copy_gbps": max(peaks["copy_gbps"], after["copy_gbps"]), "threads": peaks["threads"],
-             "measured_before": peaks, "measured_after": after}
+                for kind, root in (("baseline", base_root), ("current", "")):
+                    if kind == "current" or args.baseline:
+                        runs[kind].append(run("batched", tmp, nt, root, f"batched_{kind}_{nt}t_{r}"))
+            cases = {c: run(c, tmp, nt, tag=f"{c}_{nt}t") for c in extra}
+            prof = None if args.no_profile else run("batched", tmp, nt, tag=f"profile_{nt}t", profile=True)
+            peaks_after = machine_peaks(nt)
+            cur = torch.load(work / f"batched_current_{nt}t_0.pt")
+            outputs[nt] = cur
+            entry = _summary(args, runs, cur, torch.load(work / f"batched_baseline_{nt}t_0.pt")
+                             if args.baseline else None, peaks_before, peaks_after)
+            if prof is not None:
+                entry["top_costs_current"] = prof["top_costs"]
+                entry["profiled_seconds_current"] = prof["profiled_seconds"]
+            if extra:
+                entry["cases"] = _extra_cases(args, cases, runs["current"][0], work, nt)
+            per_thread[str(nt)] = entry
+    first = outputs[threads[0]]
+    same = {str(nt): {k: bool(torch.equal(first[k].nan_to_num(), outputs[nt][k].nan_to_num()))
+                      for k in ("x_adv", "success", "mi_best", "history_mi")} for nt in threads[1:]}
     result = {
+        "command": "python benchmarks/bench_attack.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "settings": {"sampler": "random", "K": 500, "m": 128, "hidden": [512, 10], "mine_steps": 20,
                      "T": args.T, "model": "dense 784-128-784 AE (RMSprop 0.0025, 2 epochs on 10k MNIST)",
-                     "autoencoder_test_mse": ae_mse, "data": "MNIST test images", "n": args.n},
-        "samples_per_s": {"batched": b["samples_per_s"]},
+                     "autoencoder_test_mse": ae_mse, "data": "MNIST test images", "n": args.n,
+                     "reps": args.reps, "baseline_commit": args.baseline},
+        "threads": per_thread,
+        f"bit_identical_to_{threads[0]}_thread": same,
+        "cuda": "no GPU was lent to this run; CPU only" if not torch.cuda.is_available() else
+                "a GPU is present; this script measures the CPU path only",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
+                    "loadavg_before": load_before, "loadavg_after": loadavg()},
+        "note": "the CPU may be shared: the load average is recorded with every run, and the speed-ups "
+                "are medians of same-run pairs",
     }
-    if single is not None:
-        k = args.single
-        s1 = cases["single_ours"]
-        result["samples_per_s"]["one_at_a_time_our_policy"] = s1["samples_per_s"]
-        result["speedup_batched_vs_single_our_policy"] = b["samples_per_s"] / s1["samples_per_s"]
-        result["single_vs_batched_max_abs_diff_x_adv"] = float((single["x_adv"] - batched["x_adv"][:k]).abs().max())
-    if "single_reference" in cases:
-        sr = cases["single_reference"]
-        result["samples_per_s"]["one_at_a_time_reference"] = sr["samples_per_s"]
-        result["speedup_batched_vs_reference"] = b["samples_per_s"] / sr["samples_per_s"]
-        if "single_ours" in cases:
-            result["speedup_policy_alone"] = cases["single_ours"]["samples_per_s"] / sr["samples_per_s"]
-    if "pgd" in cases:
-        pgd_s = cases["pgd"]["seconds_per_iteration"]
-        result["minmax_iteration_over_pgd_iteration"] = b["seconds_per_iteration"] / pgd_s
-    result["peak_mem_mib_per_sample"] = {c: cases[c]["peak_mem_mib_per_sample"] for c in cases
-                                         if "peak_mem_mib_per_sample" in cases[c]}
-    result["batched_success_rate"] = float(batched["success"].float().mean())
-    result["batched_mi_best_quantiles"] = _quantiles(batched["mi_best"][batched["success"]])
-    if args.baseline:
-        median = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:][:2]) / 2
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    for nt, e in per_thread.items():
+        r, vb = e["roofline"], e.get("vs_baseline", {})
+        print(f"{nt} thread(s): {e['samples_per_s']:.2f} samples/s"
+              + (f", {vb['speedup']:.2f}x {args.baseline} (pairs {[round(v, 2) for v in vb['speedup_per_pair']]}), "
+                 f"successes {vb['successes']}, max|dx| {vb['max_abs_diff_x_adv']:.1e}" if vb else "")
+              + f"; roofline {100 * r['share_of_sgemm_peak']:.0f}% of {r['sgemm_gflops']:.0f} GFLOP/s, "
+                f"{100 * r['share_of_copy_bandwidth']:.0f}% of {r['copy_gbps']:.0f} GB/s")
+        for c in e.get("top_costs_current", []):
+            print(f"    {100 * c['share']:5.1f}%  {c['function']}")
+    print(f"bit-identical across threads: {same}")
+    return 0
+
+
+def _summary(args, runs: dict, cur: dict, base: dict | None, before: dict, after: dict) -> dict:
+    """One thread count's figures: rates, same-run ratios, result differences, roofline."""
+    entry: dict = {"samples_per_s": _median([r["samples_per_s"] for r in runs["current"]]),
+                   "success_rate": float(cur["success"].float().mean()),
+                   "mi_best_quantiles": _quantiles(cur["mi_best"][cur["success"]])}
+    if base is not None:
         # each alternation is a pair of neighbouring runs: its ratio is what load drifts spare
         pairs = list(zip(runs["baseline"], runs["current"]))
         ratios = [c["samples_per_s"] / b["samples_per_s"] for b, c in pairs]
         cpu_ratios = [c["samples_per_cpu_s"] / b["samples_per_cpu_s"] for b, c in pairs]
-        it_ratios = [b["median_seconds_per_iteration"] / c["median_seconds_per_iteration"] for b, c in pairs]
-        mi_new, mi_old = (_quantiles(r["mi_best"][r["success"]]) for r in (batched, base))
-        result["vs_baseline"] = {
-            "baseline_commit": args.baseline, "reps": args.reps, "threads": b["torch_threads"],
-            "samples_per_s": {k: median([r["samples_per_s"] for r in runs[k]]) for k in runs},
-            "speedup": median(ratios), "speedup_per_pair": ratios,
-            "samples_per_cpu_s": {k: median([r["samples_per_cpu_s"] for r in runs[k]]) for k in runs},
-            "speedup_cpu_time": median(cpu_ratios), "speedup_cpu_time_per_pair": cpu_ratios,
-            "median_seconds_per_iteration": {k: median([r["median_seconds_per_iteration"] for r in runs[k]])
-                                             for k in runs},
-            "speedup_per_iteration": median(it_ratios), "speedup_per_iteration_per_pair": it_ratios,
-            "loadavg_per_run": {k: [r["loadavg"] for r in runs[k]] for k in runs},
-            "successes": {"baseline": int(base["success"].sum()), "current": int(batched["success"].sum())},
+        mi_new, mi_old = (_quantiles(r["mi_best"][r["success"]]) for r in (cur, base))
+        entry["vs_baseline"] = {
+            "samples_per_s": {k: _median([r["samples_per_s"] for r in runs[k]]) for k in runs},
+            "speedup": _median(ratios), "speedup_per_pair": ratios,
+            "speedup_cpu_time": _median(cpu_ratios), "speedup_cpu_time_per_pair": cpu_ratios,
+            "successes": {"baseline": int(base["success"].sum()), "current": int(cur["success"].sum())},
+            "same_success_mask": bool((base["success"] == cur["success"]).all()),
             "mi_best_quantiles": {"baseline": mi_old, "current": mi_new},
             "mi_quantile_rel_diff": {q: abs(mi_new[q] - mi_old[q]) / abs(mi_old[q]) for q in mi_old},
-            "max_abs_diff_x_adv": float((batched["x_adv"] - base["x_adv"]).abs().max()),
-            "runs": runs,
+            "max_abs_diff_x_adv": float((cur["x_adv"] - base["x_adv"]).abs().max()),
+            "loadavg_per_run": {k: [r["loadavg"] for r in runs[k]] for k in runs},
         }
+    # the ceilings measured before and after the cases; the higher one (less disturbed by other
+    # processes) is the machine's
+    peaks = {k: max(before[k], after[k]) for k in ("sgemm_gflops", "sgemm_gflops_torch", "sgemm_gflops_onednn",
+                                                   "copy_gbps")}
     cost = attack_cost(d=784, K=500, m=128, hidden=(512, 10), steps=20, T=args.T, batch=args.n)
-    # the achieved rate: the median current run when there were several
-    sps = result["vs_baseline"]["samples_per_s"]["current"] if args.baseline else b["samples_per_s"]
-    achieved_gflops = cost["flops_per_sample"] * sps / 1e9
-    achieved_gbps = cost["bytes_per_sample"] * sps / 1e9
-    result["roofline"] = {
-        **peaks, **cost,
-        "achieved_gflops": achieved_gflops, "achieved_gbps": achieved_gbps,
-        "share_of_sgemm_peak": achieved_gflops / peaks["sgemm_gflops"],
-        "share_of_copy_bandwidth": achieved_gbps / peaks["copy_gbps"],
-        "samples_per_s": sps,
+    sps = entry["samples_per_s"]
+    gflops, gbps = cost["flops_per_sample"] * sps / 1e9, cost["bytes_per_sample"] * sps / 1e9
+    entry["roofline"] = {
+        **peaks, **cost, "measured_before": before, "measured_after": after,
+        "achieved_gflops": gflops, "achieved_gbps": gbps,
+        "share_of_sgemm_peak": gflops / peaks["sgemm_gflops"],
+        "share_of_copy_bandwidth": gbps / peaks["copy_gbps"],
         "roofline_samples_per_s": 1 / max(cost["flops_per_sample"] / (peaks["sgemm_gflops"] * 1e9),
                                           cost["bytes_per_sample"] / (peaks["copy_gbps"] * 1e9)),
     }
-    result["cuda"] = ("no GPU was available to this run" if not torch.cuda.is_available() else
-                      "a GPU is present; this script measures the CPU path only")
-    result["cases"] = cases
-    result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
-                         "cuda": torch.cuda.is_available(),
-                         "loadavg_before": load_before, "loadavg_after": loadavg()}
-    result["note"] = ("single_reference is extrapolated from --ref-iters iterations; the CPU is shared, "
-                      "so the load average is recorded with the figures.")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k not in ("cases",)}, indent=2, default=str)
-          .replace('"runs"', '"runs (see JSON)"')[:6000])
-    r = result["roofline"]
-    print(f"roofline: {r['achieved_gflops']:.1f} of {r['sgemm_gflops']:.0f} GFLOP/s "
-          f"({100 * r['share_of_sgemm_peak']:.0f}%), {r['achieved_gbps']:.1f} of {r['copy_gbps']:.0f} GB/s "
-          f"({100 * r['share_of_copy_bandwidth']:.0f}%); bound {r['roofline_samples_per_s']:.2f} samples/s, "
-          f"achieved {sps:.2f}")
-    return 0
+    entry["runs"] = runs
+    return entry
+
+
+def _extra_cases(args, cases: dict, batched: dict, work: Path, nt: int) -> dict:
+    """The one-at-a-time and PGD cases next to the (first current) batched run."""
+    import torch
+
+    out: dict = {"cases": cases}
+    if "single_ours" in cases:
+        single, full = torch.load(work / f"single_ours_{nt}t.pt"), torch.load(work / f"batched_current_{nt}t_0.pt")
+        out["speedup_batched_vs_single_our_policy"] = batched["samples_per_s"] / cases["single_ours"]["samples_per_s"]
+        out["single_vs_batched_max_abs_diff_x_adv"] = float((single["x_adv"] - full["x_adv"][:args.single])
+                                                            .abs().max())
+    if "single_reference" in cases:
+        out["speedup_batched_vs_reference"] = batched["samples_per_s"] / cases["single_reference"]["samples_per_s"]
+    if "pgd" in cases:
+        out["minmax_iteration_over_pgd_iteration"] = (batched["seconds_per_iteration"]
+                                                      / cases["pgd"]["seconds_per_iteration"])
+    return out
 
 
 if __name__ == "__main__":
