@@ -368,6 +368,21 @@ _HAS_ONEDNN_CONV = hasattr(torch, "mkldnn_convolution") and torch.backends.mkldn
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # worker count -> its pool, made once per process
 
 
+def _spread(fn, n: int) -> list:
+    """``[fn(i) for i in range(n)]``, the calls spread over torch's threads (each call on one
+    thread, torch single-threaded there), in order; in this thread when torch has one thread.
+    The jobs must be independent (they are: disjoint networks), so the results do not depend on
+    the thread count."""
+    threads = torch.get_num_threads()
+    workers = min(threads, n)
+    if workers <= 1:  # one thread already: the jobs in this thread, one after the other
+        return [fn(i) for i in range(n)]
+    try:
+        return list(_block_pool(workers).map(fn, range(n)))
+    finally:  # the workers' set_num_threads(1) also changed torch's process-wide default
+        torch.set_num_threads(threads)
+
+
 def _block_pool(workers: int) -> ThreadPoolExecutor:
     """Threads for StatNets.train's sample blocks; each runs torch single-threaded (its products
     are far too small to split, and one thread per block keeps a block's arithmetic fixed)."""
@@ -448,14 +463,16 @@ class StatNets:
 
     def reset(self) -> None:
         """Fresh initialisation and Adam state for every network (each from its own stream)."""
-        a_nets, b_nets, ws = [], [], []
-        for g in self.gens:
-            a_nets.append(self._branch_init(g))
-            b_nets.append(self._branch_init(g))
-            h = self.hidden[-1]
-            ws.append(_glorot((h,), h, 1, g))
-        layers = [torch.stack(ts) for ts in zip(*(a_nets + b_nets))]
-        self.params = [p.to(self.device).requires_grad_(True) for p in layers + [torch.stack(ws)]]
+        h = self.hidden[-1]
+
+        def draw(i: int):  # network i's a-branch, b-branch and output weights, from its stream
+            g = self.gens[i]
+            return self._branch_init(g), self._branch_init(g), _glorot((h,), h, 1, g)
+
+        nets = _spread(draw, self.B)  # each network's draws in its own job: any thread count
+        layers = [torch.stack(ts) for ts in zip(*([a for a, _, _ in nets] + [b for _, b, _ in nets]))]
+        ws = torch.stack([w for _, _, w in nets])
+        self.params = [p.to(self.device).requires_grad_(True) for p in layers + [ws]]
         self.m1 = [torch.zeros_like(p) for p in self.params]
         self.m2 = [torch.zeros_like(p) for p in self.params]
         # every network steps together, so one Adam step count serves all of them
@@ -708,16 +725,7 @@ class StatNets:
             dvs[i] = dv
             self._unblock(sub, s0, s1)
 
-        threads = torch.get_num_threads()
-        workers = min(threads, len(spans))
-        if workers <= 1:  # one thread already: the blocks in this thread, one after the other
-            for i in range(len(spans)):
-                run(i)
-        else:
-            try:
-                list(_block_pool(workers).map(run, range(len(spans))))
-            finally:  # the workers' set_num_threads(1) also changed torch's process-wide default
-                torch.set_num_threads(threads)
+        _spread(run, len(spans))
         for s in self.adam_steps:
             s += steps
         return torch.cat(dvs)
