@@ -26,19 +26,21 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 import torch
 
 from . import store
-from .attacks import METHODS, attack_config
+from .attacks import METHODS, attack_config, check_preset, make_attack
 from .cache import cache_key, cached
-from .config import Settings, register
-from .train import recipe_settings, train_resuming
-from .utils import cache_dir, derive_seed, fingerprint
+from .config import COMPONENTS, Settings, active_profile, register
+from .metrics import reconstruction_error
+from .train import TrainSettings, fit, recipe_settings, train_resuming
+from .utils import cache_dir, derive_seed, eval_mode, fingerprint, seed_everything
 
 PAPER_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001")
 
@@ -175,6 +177,35 @@ class AugmentTask(Protocol):
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
         """The attack object :func:`uaelab.store.generate_to_dir` runs for ``method``."""
+
+
+# -- the attack of a method ---------------------------------------------------------------
+def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> list[str]:
+    """``"component.field=value"`` overrides for ``method``'s attack.
+
+    ``attack_set`` entries: ``"T=20"`` (no prefix) applies to every method whose settings have
+    that field, so MINE-UAE and L2-UAE get the same iteration budget; ``"mine.K=64"`` applies to
+    the per-sample MINE of every method; ``"minmax.T=20"`` only to that component.
+    """
+    comp = METHODS[method.attack].component
+    fields = COMPONENTS[comp].field_names()
+    out = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
+    for item in attack_set:
+        key = item.partition("=")[0].strip()
+        prefix, dot, name = key.partition(".")
+        if not dot:
+            if key in fields:
+                out.append(f"{comp}.{item.strip()}")
+        elif prefix in ("mine", comp):
+            out.append(item.strip())
+    return out
+
+
+def make_uae_attack(method: Method, model, profile: str, attack_set: tuple[str, ...], seed: int, **kwargs):
+    """The attack for ``method`` against ``model`` (shared by the tasks of Tables 4-6 and
+    :class:`AutoencoderTask`); ``kwargs`` go to :func:`uaelab.attacks.make_attack`."""
+    return make_attack(method.attack, model, profile=profile, overrides=attack_overrides(method, attack_set),
+                       seed=seed, **kwargs)
 
 
 def improvement(original: float, new: float, better: str = "lower", relative: bool = True) -> float:
@@ -329,15 +360,19 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
 
 def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | None = None,
                      settings: AugmentSettings | None = None, seeds: tuple[int, ...] | None = None,
-                     progress: bool = True) -> list[dict[str, Any]]:
+                     progress: bool = True, **overrides: Any) -> list[dict[str, Any]]:
     """All rows for one task: the original model and every method, over the seeds.
 
     Randomised methods (GA) run once per seed; the attacks run on the first seed only unless
     ``settings.repeat_all``. With ``settings.retrain_seeds`` every method (the original too) is
     instead trained once per retraining seed, from examples made once (GA: noise drawn with the
-    retraining seed). Returns one dict per row, see :func:`run_method`.
+    retraining seed). ``overrides``: fields of :class:`AugmentSettings` (e.g.
+    ``retrain_seeds=(0, 1, 2)``), applied over ``settings`` (default: the profile's); unknown
+    names raise. Returns one dict per row, see :func:`run_method`.
     """
     settings = settings or AugmentSettings.from_profile()
+    if overrides:
+        settings = settings.replace(**overrides)
     methods = tuple(methods or settings.methods)
     seeds = tuple(seeds or settings.seeds)
     rows = []
@@ -352,3 +387,107 @@ def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | No
         for seed in use:
             rows.append(run_method(task, data, method, seed, settings, progress=progress))
     return rows
+
+
+# -- a task for your own autoencoder ----------------------------------------------------------
+@dataclass(frozen=True)
+class AutoencoderTask:
+    """An :class:`AugmentTask` for any autoencoder class: give the class, the rest is derived.
+
+    ``model(shape, **model_kwargs)`` builds a fresh model for samples of ``shape`` (one sample's
+    shape, taken from the training data: ``(C, H, W)`` or ``(d,)``) whose output has its input's
+    shape. The pipeline's seed seeds its initialisation and :func:`uaelab.train.fit` (loss from
+    ``train_settings``, MSE by default; resumable); :meth:`evaluate` reports the per-pixel test
+    and training reconstruction errors; :meth:`make_attack` builds each method's attack against
+    the reconstruction loss; :meth:`config` keys the cache by the class's code (bytecode, not
+    source: an edited ``forward`` gets a new key, also in a notebook), its arguments and every
+    setting below. Subclass it to change one part (e.g. ``evaluate`` with more ``metrics``).
+    """
+
+    name: str  # short id: the rows' "model" column and the cache folders' prefix
+    model: type[torch.nn.Module]  # the autoencoder class, called as model(shape, **model_kwargs)
+    model_kwargs: dict[str, Any] = field(default_factory=dict)  # its other arguments (JSON-able)
+    train_settings: TrainSettings | None = None  # None: TrainSettings() (20 epochs, Adam, MSE)
+    # attack overrides, as Table 4's attack_set: "T=10" (every attack with a T), "mine.steps=5"
+    attack_set: tuple[str, ...] = ()
+    preset: str = "reference_code"  # attack preset (uaelab.attacks.PRESETS), as Tables 4 and 6
+    profile: str | None = None  # settings profile of the attacks (None: $UAELAB_PROFILE or quick)
+    device: str = "cpu"  # where the model trains and is attacked ("cuda" for a GPU)
+
+    # test error first: the tables lead with it; both are per-pixel MSEs, lower is better
+    metrics: ClassVar[dict[str, tuple[str, bool]]] = {"error": ("lower", True), "train_error": ("lower", True)}
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name or ""):
+            raise ValueError(f"name {self.name!r} names cache folders: use letters, digits, '_', '.' or '-'")
+        if not (isinstance(self.model, type) and issubclass(self.model, torch.nn.Module)):
+            raise ValueError(f"model must be a torch.nn.Module subclass (the class, not an instance), "
+                             f"got {self.model!r}")
+        settings = TrainSettings() if self.train_settings is None else self.train_settings
+        if not isinstance(settings, TrainSettings):
+            raise ValueError(f"train_settings must be a uaelab.train.TrainSettings, got {type(settings).__name__}")
+        object.__setattr__(self, "train_settings", settings)
+        object.__setattr__(self, "attack_set", tuple(self.attack_set))
+        object.__setattr__(self, "preset", check_preset(self.preset))
+        object.__setattr__(self, "profile", active_profile(self.profile))
+
+    def config(self) -> dict[str, Any]:
+        return {"model": f"{self.model.__module__}.{self.model.__qualname__}", "code": code_digest(self.model),
+                "model_kwargs": self.model_kwargs, "train": self.train_settings.to_dict(),
+                "attack_set": list(self.attack_set), "preset": self.preset, "profile": self.profile,
+                "device": self.device}
+
+    def train(self, x: torch.Tensor, y: torch.Tensor | None, seed: int, epoch_scale: float = 1.0,
+              state_path: Path | None = None) -> torch.nn.Module:
+        s = self.train_settings.replace(seed=seed)
+        if epoch_scale != 1.0:  # the rule of scaled_recipe: keep the gradient steps (budget="steps")
+            s = s.replace(epochs=max(1, round(s.epochs * epoch_scale)))
+        seed_everything(derive_seed(seed, "init", "autoencoder"))
+        model = self.model(tuple(x.shape[1:]), **self.model_kwargs).to(self.device)
+        with torch.no_grad(), eval_mode(model):
+            out = model(x[:2].to(self.device))
+        if tuple(out.shape) != tuple(x[:2].shape):
+            raise ValueError(f"{self.model.__name__} maps inputs of shape {tuple(x[:2].shape)} to {tuple(out.shape)}; "
+                             "an autoencoder must return its input's shape (end with nn.Unflatten(1, shape))")
+        fit(model, x, settings=s, progress=False, desc=self.name, state_path=state_path)
+        return model
+
+    def evaluate(self, model: torch.nn.Module, data: Any) -> dict[str, float]:
+        return {"error": reconstruction_error(model, data.x_test),
+                "train_error": reconstruction_error(model, data.x_train)}
+
+    def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
+        return make_uae_attack(method, model, self.profile, self.attack_set, seed, preset=self.preset,
+                               kind="autoencoder")
+
+
+def _code_parts(code: types.CodeType) -> list[Any]:
+    """What a code object runs, without its file name and line numbers (they change between
+    notebook sessions and cell edits that leave the code alone)."""
+    consts = []
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            consts.append(_code_parts(c))
+        else:  # a frozenset's repr follows string hashing, which changes per process
+            consts.append(sorted(map(repr, c)) if isinstance(c, frozenset) else repr(c))
+    return [code.co_code.hex(), consts, list(code.co_names), list(code.co_varnames)]
+
+
+def code_digest(cls: type) -> str:
+    """A digest of what ``cls`` runs: the code of every function it and its own (non-torch) bases
+    define, their default arguments and the plain class attributes. The same class defined
+    again (a new session, another file position) gives the same digest; an edit of its code
+    gives another, so a cache keyed by it never returns a stale model."""
+    parts = []
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__.split(".")[0] == "torch":
+            continue
+        for name, value in sorted(vars(klass).items()):
+            func = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+            code = getattr(func, "__code__", None)
+            if code is not None:
+                parts.append([klass.__qualname__, name, _code_parts(code), repr(func.__defaults__),
+                              repr(func.__kwdefaults__)])
+            elif not name.startswith("__") and isinstance(value, (int, float, str, bool, tuple, type(None))):
+                parts.append([klass.__qualname__, name, repr(value)])
+    return fingerprint(parts)
