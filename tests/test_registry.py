@@ -51,7 +51,7 @@ def extended(doc_cache, monkeypatch):
         sys.modules.pop(module.__name__, None)
 
 
-def test_doc_has_the_three_recipes():
+def test_doc_has_the_recipes():
     text = DOC.read_text()
     for heading in ("## Add an attack", "## Add a dataset", "## Add a model family", "## Add a notebook"):
         assert heading in text
@@ -114,6 +114,11 @@ def test_model_family_through_the_pipeline_and_verdicts(extended):
     assert len(family) == 4 and all(c.verdict in VERDICTS and c.design == "paired" for c in family)
     assert [c.verdict for c in family] == list(tests["verdict"])
     assert [c.p_diff_adj for c in family] == pytest.approx(list(tests["p_diff_adj"]))
+    # what the doc's text says of this run (both far from the α boundary: TOST p < 1e-3)
+    verdicts = dict(zip(ns["others"], family))
+    assert verdicts["Duplicate"].verdict == verdicts["no-MI"].verdict == "equivalent"
+    assert verdicts["Duplicate"].p_equiv_adj < 1e-3 and verdicts["no-MI"].p_equiv_adj < 1e-3
+    assert all(r["asr"] < 1 / 3 for r in rows if r["key"] == "mine-uae")
     assert len({r["error"] for r in rows[:3]}) == 3  # the retraining seed reaches the initialisation
     worst = ns["worst"]
     assert worst["worst_error"] > worst["error"] > 0 and worst["error"] == rows[0]["error"]

@@ -19,7 +19,10 @@ difference ``new - orig`` (Table 5 writes "+1.58%"). Both are fractions.
 
 A task (what "train", "evaluate" and "attack" mean) is any object with the methods of
 :class:`AugmentTask`; :mod:`uaelab.experiments.table4_reconstruction`, ``table6_concrete`` and
-``table5_simclr`` define one each.
+``table5_simclr`` define one each, and :class:`AutoencoderTask` makes one from any autoencoder
+class (``docs/extending.md``, "Add a model family"). The data is any object with ``x_train``
+and ``x_test`` (``y_train`` is handed to ``train`` when present; ``fingerprint()`` keys the
+cache, else the tensors do), e.g. a :class:`uaelab.data.DataSplits`.
 """
 from __future__ import annotations
 
