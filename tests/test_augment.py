@@ -313,6 +313,14 @@ def test_autoencoder_task_attack_and_config():
     assert _ae_task(model_kwargs={"hidden": 8}).config() != _ae_task().config()
     assert _ae_task().config() == task.config() | {"attack_set": []}
 
+    class Scored(augment.AutoencoderTask):  # a subclass's own code changes the rows: it keys them
+        def evaluate(self, model, data):
+            return {**super().evaluate(model, data), "extra": 1.0}
+
+    sub = Scored("shape-ae", ShapeAE, train_settings=task.train_settings).config()
+    assert sub != _ae_task().config() and {k: v for k, v in sub.items() if k != "task"} == {
+        k: v for k, v in _ae_task().config().items() if k != "task"}
+
 
 def _define(source: str, filename: str):
     ns: dict = {"torch": torch, "__name__": "user_notebook"}

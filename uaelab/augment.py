@@ -435,7 +435,9 @@ class AutoencoderTask:
         object.__setattr__(self, "profile", active_profile(self.profile))
 
     def config(self) -> dict[str, Any]:
-        return {"model": f"{self.model.__module__}.{self.model.__qualname__}", "code": code_digest(self.model),
+        # a subclass's own code (e.g. its evaluate) changes the rows, so it keys them too
+        return {"task": [type(self).__qualname__, code_digest(type(self), below=AutoencoderTask)],
+                "model": f"{self.model.__module__}.{self.model.__qualname__}", "code": code_digest(self.model),
                 "model_kwargs": self.model_kwargs, "train": self.train_settings.to_dict(),
                 "attack_set": list(self.attack_set), "preset": self.preset, "profile": self.profile,
                 "device": self.device}
@@ -476,14 +478,16 @@ def _code_parts(code: types.CodeType) -> list[Any]:
     return [code.co_code.hex(), consts, list(code.co_names), list(code.co_varnames)]
 
 
-def code_digest(cls: type) -> str:
-    """A digest of what ``cls`` runs: the code of every function it and its own (non-torch) bases
-    define, their default arguments and the plain class attributes. The same class defined
-    again (a new session, another file position) gives the same digest; an edit of its code
-    gives another, so a cache keyed by it never returns a stale model."""
+def code_digest(cls: type, below: type | None = None) -> str:
+    """A digest of what ``cls`` runs: the code of every function it and its bases define (not
+    torch's, nor ``below`` and its bases), their default arguments and the plain class
+    attributes. The same class defined again (a new session, another file position) gives the
+    same digest; an edit of its code gives another, so a cache keyed by it never returns a stale
+    model."""
     parts = []
+    stop = set(below.__mro__) if below is not None else set()
     for klass in cls.__mro__:
-        if klass is object or klass.__module__.split(".")[0] == "torch":
+        if klass is object or klass in stop or klass.__module__.split(".")[0] == "torch":
             continue
         for name, value in sorted(vars(klass).items()):
             func = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
