@@ -298,12 +298,14 @@ def test_autoencoder_task_epoch_scale_and_resume(tmp_path, monkeypatch):
 def test_autoencoder_task_attack_and_config():
     from uaelab.attacks import Gaussian, MinMax, NoMI
 
-    task = _ae_task(attack_set=("T=3", "mine.steps=2"))
+    task = _ae_task(attack_overrides=("minmax.T=3", "mine.steps=2", "l2uae.T=4"))
     ae = ShapeAE((4,))
     att = task.make_attack(parse_method("mine-uae"), ae, seed=0)
     assert isinstance(att, MinMax) and att.settings.T == 3 and att.mine_settings.steps == 2
     assert att.settings.c0 == 1e-3  # the reference_code preset, as Tables 4 and 6
     assert isinstance(task.make_attack(parse_method("no-mi"), ae, 0), NoMI)
+    l2 = task.make_attack(parse_method("l2-uae"), ae, 0)
+    assert l2.settings.T == 4 and l2.mine_settings.steps == 2  # each attack takes its own component's values
     ga = task.make_attack(parse_method("ga:0.01"), ae, 0)
     assert isinstance(ga, Gaussian) and ga.settings.sigma == 0.01
     res = att(torch.rand(3, 4))
@@ -311,7 +313,7 @@ def test_autoencoder_task_attack_and_config():
     cfg = task.config()
     assert cfg["model"].endswith("ShapeAE") and cfg["preset"] == "reference_code" and cfg["profile"] == "quick"
     assert _ae_task(model_kwargs={"hidden": 8}).config() != _ae_task().config()
-    assert _ae_task().config() == task.config() | {"attack_set": []}
+    assert _ae_task().config() == task.config() | {"attack_overrides": []}
 
     class Scored(augment.AutoencoderTask):  # a subclass's own code changes the rows: it keys them
         def evaluate(self, model, data):
@@ -359,6 +361,10 @@ def test_autoencoder_task_refuses_what_cannot_work():
         augment.AutoencoderTask("x", ShapeAE, train_settings={"epochs": 2})
     with pytest.raises(ValueError, match="preset"):
         augment.AutoencoderTask("x", ShapeAE, preset="released")
+    with pytest.raises(ValueError, match="Did you mean 'minmax'"):  # a typo never applies to nothing
+        augment.AutoencoderTask("x", ShapeAE, attack_overrides=("minmx.T=3",))
+    with pytest.raises(ValueError, match="'TT'"):
+        augment.AutoencoderTask("x", ShapeAE, attack_overrides=("minmax.TT=3",))
 
     class Encoder(ShapeAE):
         def forward(self, x):

@@ -40,7 +40,7 @@ import torch
 from . import store
 from .attacks import METHODS, attack_config, check_preset, make_attack
 from .cache import cache_key, cached
-from .config import COMPONENTS, Settings, active_profile, register
+from .config import COMPONENTS, Settings, active_profile, apply_overrides, register
 from .metrics import reconstruction_error
 from .train import TrainSettings, fit, recipe_settings, train_resuming
 from .utils import cache_dir, derive_seed, eval_mode, fingerprint, seed_everything
@@ -180,35 +180,6 @@ class AugmentTask(Protocol):
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
         """The attack object :func:`uaelab.store.generate_to_dir` runs for ``method``."""
-
-
-# -- the attack of a method ---------------------------------------------------------------
-def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> list[str]:
-    """``"component.field=value"`` overrides for ``method``'s attack.
-
-    ``attack_set`` entries: ``"T=20"`` (no prefix) applies to every method whose settings have
-    that field, so MINE-UAE and L2-UAE get the same iteration budget; ``"mine.K=64"`` applies to
-    the per-sample MINE of every method; ``"minmax.T=20"`` only to that component.
-    """
-    comp = METHODS[method.attack].component
-    fields = COMPONENTS[comp].field_names()
-    out = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
-    for item in attack_set:
-        key = item.partition("=")[0].strip()
-        prefix, dot, name = key.partition(".")
-        if not dot:
-            if key in fields:
-                out.append(f"{comp}.{item.strip()}")
-        elif prefix in ("mine", comp):
-            out.append(item.strip())
-    return out
-
-
-def make_uae_attack(method: Method, model, profile: str, attack_set: tuple[str, ...], seed: int, **kwargs):
-    """The attack for ``method`` against ``model`` (shared by the tasks of Tables 4-6 and
-    :class:`AutoencoderTask`); ``kwargs`` go to :func:`uaelab.attacks.make_attack`."""
-    return make_attack(method.attack, model, profile=profile, overrides=attack_overrides(method, attack_set),
-                       seed=seed, **kwargs)
 
 
 def improvement(original: float, new: float, better: str = "lower", relative: bool = True) -> float:
@@ -411,8 +382,10 @@ class AutoencoderTask:
     model: type[torch.nn.Module]  # the autoencoder class, called as model(shape, **model_kwargs)
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # its other arguments (JSON-able)
     train_settings: TrainSettings | None = None  # None: TrainSettings() (20 epochs, Adam, MSE)
-    # attack overrides, as Table 4's attack_set: "T=10" (every attack with a T), "mine.steps=5"
-    attack_set: tuple[str, ...] = ()
+    # attack settings, "component.field=value" as make_attack's overrides and the CLI's --set:
+    # "mine.*" applies to every attack, "minmax.*" to MINE-UAE, no-MI and closed-form,
+    # "l2uae.*" to L2-UAE, "gaussian.*" to GA (unknown names raise)
+    attack_overrides: tuple[str, ...] = ()
     preset: str = "reference_code"  # attack preset (uaelab.attacks.PRESETS), as Tables 4 and 6
     profile: str | None = None  # settings profile of the attacks (None: $UAELAB_PROFILE or quick)
     device: str = "cpu"  # where the model trains and is attacked ("cuda" for a GPU)
@@ -430,7 +403,8 @@ class AutoencoderTask:
         if not isinstance(settings, TrainSettings):
             raise ValueError(f"train_settings must be a uaelab.train.TrainSettings, got {type(settings).__name__}")
         object.__setattr__(self, "train_settings", settings)
-        object.__setattr__(self, "attack_set", tuple(self.attack_set))
+        object.__setattr__(self, "attack_overrides", tuple(self.attack_overrides))
+        apply_overrides(_attack_settings(), self.attack_overrides)  # raises on a misspelt name or value
         object.__setattr__(self, "preset", check_preset(self.preset))
         object.__setattr__(self, "profile", active_profile(self.profile))
 
@@ -439,7 +413,7 @@ class AutoencoderTask:
         return {"task": [type(self).__qualname__, code_digest(type(self), below=AutoencoderTask)],
                 "model": f"{self.model.__module__}.{self.model.__qualname__}", "code": code_digest(self.model),
                 "model_kwargs": self.model_kwargs, "train": self.train_settings.to_dict(),
-                "attack_set": list(self.attack_set), "preset": self.preset, "profile": self.profile,
+                "attack_overrides": list(self.attack_overrides), "preset": self.preset, "profile": self.profile,
                 "device": self.device}
 
     def train(self, x: torch.Tensor, y: torch.Tensor | None, seed: int, epoch_scale: float = 1.0,
@@ -462,8 +436,17 @@ class AutoencoderTask:
                 "train_error": reconstruction_error(model, data.x_train)}
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
-        return make_uae_attack(method, model, self.profile, self.attack_set, seed, preset=self.preset,
-                               kind="autoencoder")
+        comp = METHODS[method.attack].component
+        own = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
+        mine = [o for o in self.attack_overrides if o.partition(".")[0] in ("mine", comp)]
+        return make_attack(method.attack, model, profile=self.profile, overrides=own + mine, seed=seed,
+                           preset=self.preset, kind="autoencoder")  # the reconstruction criterion
+
+
+def _attack_settings() -> dict[str, Settings]:
+    """Default settings of MINE and of every registered attack's component, to check overrides on."""
+    comps = {spec.component for spec in METHODS.values()}
+    return {"mine": COMPONENTS["mine"](), **{c: COMPONENTS[c]() for c in comps}}
 
 
 def _code_parts(code: types.CodeType) -> list[Any]:

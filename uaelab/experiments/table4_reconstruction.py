@@ -14,17 +14,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from .. import paper
-from ..attacks import check_preset
-from ..augment import (  # attack_overrides, make_uae_attack: moved there, still importable from here
-    AugmentSettings,
-    Method,
-    attack_overrides,  # noqa: F401
-    make_uae_attack,
-    run_augmentation,
-    scaled_recipe,
-)
+from ..attacks import METHODS, check_preset, make_attack
+from ..augment import AugmentSettings, Method, run_augmentation, scaled_recipe
 from ..augment_tables import direction_check, paper_style, summarize
-from ..config import Settings, active_profile, register
+from ..config import COMPONENTS, Settings, active_profile, register
 from ..data import CsvOptions, load_dataset
 from ..metrics import reconstruction_error
 from ..paper import TABLE4
@@ -122,6 +115,33 @@ class ReconstructionTask:
 
     def make_attack(self, method: Method, model, seed: int):
         return make_uae_attack(method, model, self.profile, self.attack_set, seed, preset=self.preset)
+
+
+def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> list[str]:
+    """``"component.field=value"`` overrides for ``method``'s attack.
+
+    ``attack_set`` entries: ``"T=20"`` (no prefix) applies to every method whose settings have
+    that field, so MINE-UAE and L2-UAE get the same iteration budget; ``"mine.K=64"`` applies to
+    the per-sample MINE of every method; ``"minmax.T=20"`` only to that component.
+    """
+    comp = METHODS[method.attack].component
+    fields = COMPONENTS[comp].field_names()
+    out = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
+    for item in attack_set:
+        key = item.partition("=")[0].strip()
+        prefix, dot, name = key.partition(".")
+        if not dot:
+            if key in fields:
+                out.append(f"{comp}.{item.strip()}")
+        elif prefix in ("mine", comp):
+            out.append(item.strip())
+    return out
+
+
+def make_uae_attack(method: Method, model, profile: str, attack_set: tuple[str, ...], seed: int, **kwargs):
+    """The attack for ``method`` against ``model``'s reconstruction loss (shared with Table 6)."""
+    return make_attack(method.attack, model, profile=profile, overrides=attack_overrides(method, attack_set),
+                       seed=seed, **kwargs)
 
 
 def preset_note(preset: str, attack_set: tuple[str, ...] = ()) -> str:
