@@ -8,13 +8,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from uaelab import augment, store
 from uaelab.attacks import attack_config
-from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation
-from uaelab.augment_tables import summarize
+from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation, store
+from uaelab.augment import pipeline as augment
+from uaelab.augment import task as autoencoder_task
+from uaelab.augment.robustness import robust_accuracy
+from uaelab.augment.tables import summarize
+from uaelab.augment.task import AutoencoderTask, code_digest
 from uaelab.experiments.table4_reconstruction import ReconstructionTask
 from uaelab.experiments.table5_simclr import contrastive_loss
-from uaelab.robustness import robust_accuracy
 from uaelab.utils import generator
 
 
@@ -257,10 +259,10 @@ class ShapeAE(torch.nn.Module):
 
 
 def _ae_task(**kw):
-    from uaelab.train import TrainSettings
+    from uaelab.models.train import TrainSettings
 
     kw.setdefault("train_settings", TrainSettings(epochs=2, batch_size=16))
-    return augment.AutoencoderTask("shape-ae", ShapeAE, **kw)
+    return AutoencoderTask("shape-ae", ShapeAE, **kw)
 
 
 def test_autoencoder_task_derives_shape_seed_and_loss():
@@ -282,11 +284,9 @@ def test_autoencoder_task_derives_shape_seed_and_loss():
 
 
 def test_autoencoder_task_epoch_scale_and_resume(tmp_path, monkeypatch):
-    import uaelab.augment as aug
-
     seen = []
-    real_fit = aug.fit
-    monkeypatch.setattr(aug, "fit", lambda m, x, settings, **kw: seen.append((settings, kw)) or real_fit(
+    real_fit = autoencoder_task.fit
+    monkeypatch.setattr(autoencoder_task, "fit", lambda m, x, settings, **kw: seen.append((settings, kw)) or real_fit(
         m, x, settings=settings, **kw))
     task = _ae_task()
     task.train(torch.rand(20, 3), None, seed=1, epoch_scale=0.5, state_path=tmp_path / "s.state")
@@ -315,7 +315,7 @@ def test_autoencoder_task_attack_and_config():
     assert _ae_task(model_kwargs={"hidden": 8}).config() != _ae_task().config()
     assert _ae_task().config() == task.config() | {"attack_overrides": []}
 
-    class Scored(augment.AutoencoderTask):  # a subclass's own code changes the rows: it keys them
+    class Scored(AutoencoderTask):  # a subclass's own code changes the rows: it keys them
         def evaluate(self, model, data):
             return {**super().evaluate(model, data), "extra": 1.0}
 
@@ -344,34 +344,34 @@ class AE(torch.nn.Module):
 
 
 def test_code_digest_follows_the_code_not_the_file():
-    base = augment.code_digest(_define(AE_SOURCE.format(scale=1), "<cell 1>"))
+    base = code_digest(_define(AE_SOURCE.format(scale=1), "<cell 1>"))
     # the same class again, in another cell further down: same key (a notebook's cache survives)
-    assert augment.code_digest(_define("\n\n\n" + AE_SOURCE.format(scale=1), "<cell 7>")) == base
+    assert code_digest(_define("\n\n\n" + AE_SOURCE.format(scale=1), "<cell 7>")) == base
     # an edited forward, or an edited class attribute: another key (never a stale cached model)
-    assert augment.code_digest(_define(AE_SOURCE.format(scale=2), "<cell 1>")) != base
-    assert augment.code_digest(_define(AE_SOURCE.format(scale=1).replace("1.0", "2.0"), "<cell 1>")) != base
+    assert code_digest(_define(AE_SOURCE.format(scale=2), "<cell 1>")) != base
+    assert code_digest(_define(AE_SOURCE.format(scale=1).replace("1.0", "2.0"), "<cell 1>")) != base
 
 
 def test_autoencoder_task_refuses_what_cannot_work():
     with pytest.raises(ValueError, match="the class, not an instance"):
-        augment.AutoencoderTask("x", ShapeAE((3,)))
+        AutoencoderTask("x", ShapeAE((3,)))
     with pytest.raises(ValueError, match="cache folders"):
-        augment.AutoencoderTask("my model/1", ShapeAE)
+        AutoencoderTask("my model/1", ShapeAE)
     with pytest.raises(ValueError, match="TrainSettings"):
-        augment.AutoencoderTask("x", ShapeAE, train_settings={"epochs": 2})
+        AutoencoderTask("x", ShapeAE, train_settings={"epochs": 2})
     with pytest.raises(ValueError, match="preset"):
-        augment.AutoencoderTask("x", ShapeAE, preset="released")
+        AutoencoderTask("x", ShapeAE, preset="released")
     with pytest.raises(ValueError, match="Did you mean 'minmax'"):  # a typo never applies to nothing
-        augment.AutoencoderTask("x", ShapeAE, attack_overrides=("minmx.T=3",))
+        AutoencoderTask("x", ShapeAE, attack_overrides=("minmx.T=3",))
     with pytest.raises(ValueError, match="'TT'"):
-        augment.AutoencoderTask("x", ShapeAE, attack_overrides=("minmax.TT=3",))
+        AutoencoderTask("x", ShapeAE, attack_overrides=("minmax.TT=3",))
 
     class Encoder(ShapeAE):
         def forward(self, x):
             return self.net[:3](x)  # the code only: not an autoencoder
 
     with pytest.raises(ValueError, match="must return its input's shape"):
-        augment.AutoencoderTask("x", Encoder).train(torch.rand(8, 6), None, seed=0)
+        AutoencoderTask("x", Encoder).train(torch.rand(8, 6), None, seed=0)
 
 
 def test_run_augmentation_takes_settings_fields(tmp_cache):

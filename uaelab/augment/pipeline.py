@@ -4,7 +4,7 @@ The pipeline, for one model and one augmentation method:
 
 1. train the original model on the training set (or take it from the cache);
 2. generate one adversarial example per training sample with the method (MINE-UAE, L2-UAE or
-   Gaussian noise of std σ) through :func:`uaelab.store.generate_to_dir`, which is resumable:
+   Gaussian noise of std σ) through :func:`uaelab.augment.store.generate_to_dir`, which is resumable:
    interrupt it and run it again, and it continues where it stopped;
 3. build the augmented set *original + generated*; a sample whose attack failed is replaced by a
    copy of itself (the paper's replication rule, which keeps the data balanced);
@@ -19,31 +19,29 @@ difference ``new - orig`` (Table 5 writes "+1.58%"). Both are fractions.
 
 A task (what "train", "evaluate" and "attack" mean) is any object with the methods of
 :class:`AugmentTask`; :mod:`uaelab.experiments.table4_reconstruction`, ``table6_concrete`` and
-``table5_simclr`` define one each, and :class:`AutoencoderTask` makes one from any autoencoder
-class (``docs/extending.md``, "Add a model family"). The data is any object with ``x_train``
-and ``x_test`` (``y_train`` is handed to ``train`` when present; ``fingerprint()`` keys the
-cache, else the tensors do), e.g. a :class:`uaelab.data.DataSplits`.
+``table5_simclr`` define one each, and :class:`uaelab.augment.task.AutoencoderTask` makes one
+from any autoencoder class (``docs/extending.md``, "Add a model family"). The data is any
+object with ``x_train`` and ``x_test`` (``y_train`` is handed to ``train`` when present;
+``fingerprint()`` keys the cache, else the tensors do), e.g. a :class:`uaelab.data.DataSplits`.
 """
 from __future__ import annotations
 
 import inspect
 import math
 import re
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
 
-from . import store
-from .attacks import METHODS, attack_config, check_preset, make_attack
-from .cache import cache_key, cached
-from .config import COMPONENTS, Settings, active_profile, apply_overrides, register
-from .metrics import reconstruction_error
-from .train import TrainSettings, fit, recipe_settings, train_resuming
-from .utils import cache_dir, derive_seed, eval_mode, fingerprint, seed_everything
+from uaelab.attacks import METHODS, attack_config
+from uaelab.augment import store
+from uaelab.augment.cache import cache_key, cached
+from uaelab.config import Settings, register
+from uaelab.models.train import recipe_settings, train_resuming
+from uaelab.utils import cache_dir, derive_seed, fingerprint
 
 PAPER_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001")
 
@@ -172,14 +170,14 @@ class AugmentTask(Protocol):
               state_path: Path | None = None) -> torch.nn.Module:
         """Train a fresh model on ``x`` (labels only if the task needs them; UAE tasks do not).
 
-        ``state_path`` (optional in a task's signature): hand it to :func:`uaelab.train.fit` so an
+        ``state_path`` (optional in a task's signature): hand it to :func:`uaelab.models.train.fit` so an
         interrupted training resumes; a task without the parameter simply retrains."""
 
     def evaluate(self, model: torch.nn.Module, data: Any) -> dict[str, float]:
         """The test metrics of ``model`` on ``data`` (the untouched test split)."""
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
-        """The attack object :func:`uaelab.store.generate_to_dir` runs for ``method``."""
+        """The attack object :func:`uaelab.augment.store.generate_to_dir` runs for ``method``."""
 
 
 def improvement(original: float, new: float, better: str = "lower", relative: bool = True) -> float:
@@ -207,7 +205,7 @@ def asr(success: torch.Tensor | np.ndarray) -> float:
 
 
 def scaled_recipe(kind: str, profile: str | None, epochs: int | None = None, epoch_scale: float = 1.0):
-    """The training recipe of ``kind`` (:func:`uaelab.train.recipe_settings`), with ``epochs``
+    """The training recipe of ``kind`` (:func:`uaelab.models.train.recipe_settings`), with ``epochs``
     replacing the recipe's count when given and then scaled by ``epoch_scale`` (at least 1), so
     retraining on a larger set can keep the number of gradient steps (``budget="steps"``)."""
     s = recipe_settings(kind, profile)
@@ -227,7 +225,7 @@ def uae_dir(task: AugmentTask, data_fp: str, method: Method, seed: int, attack_c
 
 def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method: Method, seed: int,
              settings: AugmentSettings, data_fp: str, progress: bool = True):
-    """Run ``method``'s attack on every training sample through :func:`uaelab.store.generate_to_dir`.
+    """Run ``method``'s attack on every training sample through :func:`uaelab.augment.store.generate_to_dir`.
 
     Resumable: the folder is a fixed function of (task, data, method, seed, attack settings), so
     an interrupted call continues where it stopped. Returns ``(out_dir, x_adv, success)`` with
@@ -361,123 +359,3 @@ def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | No
         for seed in use:
             rows.append(run_method(task, data, method, seed, settings, progress=progress))
     return rows
-
-
-# -- a task for your own autoencoder ----------------------------------------------------------
-@dataclass(frozen=True)
-class AutoencoderTask:
-    """An :class:`AugmentTask` for any autoencoder class: give the class, the rest is derived.
-
-    ``model(shape, **model_kwargs)`` builds a fresh model for samples of ``shape`` (one sample's
-    shape, taken from the training data: ``(C, H, W)`` or ``(d,)``) whose output has its input's
-    shape. The pipeline's seed seeds its initialisation and :func:`uaelab.train.fit` (loss from
-    ``train_settings``, MSE by default; resumable); :meth:`evaluate` reports the per-pixel test
-    and training reconstruction errors; :meth:`make_attack` builds each method's attack against
-    the reconstruction loss; :meth:`config` keys the cache by the class's code (bytecode, not
-    source: an edited ``forward`` gets a new key, also in a notebook), its arguments and every
-    setting below. Subclass it to change one part (e.g. ``evaluate`` with more ``metrics``).
-    """
-
-    name: str  # short id: the rows' "model" column and the cache folders' prefix
-    model: type[torch.nn.Module]  # the autoencoder class, called as model(shape, **model_kwargs)
-    model_kwargs: dict[str, Any] = field(default_factory=dict)  # its other arguments (JSON-able)
-    train_settings: TrainSettings | None = None  # None: TrainSettings() (20 epochs, Adam, MSE)
-    # attack settings, "component.field=value" as make_attack's overrides and the CLI's --set:
-    # "mine.*" applies to every attack, "minmax.*" to MINE-UAE, no-MI and closed-form,
-    # "l2uae.*" to L2-UAE, "gaussian.*" to GA (unknown names raise)
-    attack_overrides: tuple[str, ...] = ()
-    preset: str = "reference_code"  # attack preset (uaelab.attacks.PRESETS), as Tables 4 and 6
-    profile: str | None = None  # settings profile of the attacks (None: $UAELAB_PROFILE or quick)
-    device: str = "cpu"  # where the model trains and is attacked ("cuda" for a GPU)
-
-    # test error first: the tables lead with it; both are per-pixel MSEs, lower is better
-    metrics: ClassVar[dict[str, tuple[str, bool]]] = {"error": ("lower", True), "train_error": ("lower", True)}
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name or ""):
-            raise ValueError(f"name {self.name!r} names cache folders: use letters, digits, '_', '.' or '-'")
-        if not (isinstance(self.model, type) and issubclass(self.model, torch.nn.Module)):
-            raise ValueError(f"model must be a torch.nn.Module subclass (the class, not an instance), "
-                             f"got {self.model!r}")
-        settings = TrainSettings() if self.train_settings is None else self.train_settings
-        if not isinstance(settings, TrainSettings):
-            raise ValueError(f"train_settings must be a uaelab.train.TrainSettings, got {type(settings).__name__}")
-        object.__setattr__(self, "train_settings", settings)
-        object.__setattr__(self, "attack_overrides", tuple(self.attack_overrides))
-        apply_overrides(_attack_settings(), self.attack_overrides)  # raises on a misspelt name or value
-        object.__setattr__(self, "preset", check_preset(self.preset))
-        object.__setattr__(self, "profile", active_profile(self.profile))
-
-    def config(self) -> dict[str, Any]:
-        # a subclass's own code (e.g. its evaluate) changes the rows, so it keys them too
-        return {"task": [type(self).__qualname__, code_digest(type(self), below=AutoencoderTask)],
-                "model": f"{self.model.__module__}.{self.model.__qualname__}", "code": code_digest(self.model),
-                "model_kwargs": self.model_kwargs, "train": self.train_settings.to_dict(),
-                "attack_overrides": list(self.attack_overrides), "preset": self.preset, "profile": self.profile,
-                "device": self.device}
-
-    def train(self, x: torch.Tensor, y: torch.Tensor | None, seed: int, epoch_scale: float = 1.0,
-              state_path: Path | None = None) -> torch.nn.Module:
-        s = self.train_settings.replace(seed=seed)
-        if epoch_scale != 1.0:  # the rule of scaled_recipe: keep the gradient steps (budget="steps")
-            s = s.replace(epochs=max(1, round(s.epochs * epoch_scale)))
-        seed_everything(derive_seed(seed, "init", "autoencoder"))
-        model = self.model(tuple(x.shape[1:]), **self.model_kwargs).to(self.device)
-        with torch.no_grad(), eval_mode(model):
-            out = model(x[:2].to(self.device))
-        if tuple(out.shape) != tuple(x[:2].shape):
-            raise ValueError(f"{self.model.__name__} maps inputs of shape {tuple(x[:2].shape)} to {tuple(out.shape)}; "
-                             "an autoencoder must return its input's shape (end with nn.Unflatten(1, shape))")
-        fit(model, x, settings=s, progress=False, desc=self.name, state_path=state_path)
-        return model
-
-    def evaluate(self, model: torch.nn.Module, data: Any) -> dict[str, float]:
-        return {"error": reconstruction_error(model, data.x_test),
-                "train_error": reconstruction_error(model, data.x_train)}
-
-    def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
-        comp = METHODS[method.attack].component
-        own = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
-        mine = [o for o in self.attack_overrides if o.partition(".")[0] in ("mine", comp)]
-        return make_attack(method.attack, model, profile=self.profile, overrides=own + mine, seed=seed,
-                           preset=self.preset, kind="autoencoder")  # the reconstruction criterion
-
-
-def _attack_settings() -> dict[str, Settings]:
-    """Default settings of MINE and of every registered attack's component, to check overrides on."""
-    comps = {spec.component for spec in METHODS.values()}
-    return {"mine": COMPONENTS["mine"](), **{c: COMPONENTS[c]() for c in comps}}
-
-
-def _code_parts(code: types.CodeType) -> list[Any]:
-    """What a code object runs, without its file name and line numbers (they change between
-    notebook sessions and cell edits that leave the code alone)."""
-    consts = []
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            consts.append(_code_parts(c))
-        else:  # a frozenset's repr follows string hashing, which changes per process
-            consts.append(sorted(map(repr, c)) if isinstance(c, frozenset) else repr(c))
-    return [code.co_code.hex(), consts, list(code.co_names), list(code.co_varnames)]
-
-
-def code_digest(cls: type, below: type | None = None) -> str:
-    """A digest of what ``cls`` runs: the code of every function it and its bases define (not
-    torch's, nor ``below`` and its bases), their default arguments and the plain class
-    attributes. The same class defined again (a new session, another file position) gives the
-    same digest; an edit of its code gives another, so a cache keyed by it never returns a stale
-    model."""
-    parts = []
-    stop = set(below.__mro__) if below is not None else set()
-    for klass in cls.__mro__:
-        if klass is object or klass in stop or klass.__module__.split(".")[0] == "torch":
-            continue
-        for name, value in sorted(vars(klass).items()):
-            func = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
-            code = getattr(func, "__code__", None)
-            if code is not None:
-                parts.append([klass.__qualname__, name, _code_parts(code), repr(func.__defaults__),
-                              repr(func.__kwdefaults__)])
-            elif not name.startswith("__") and isinstance(value, (int, float, str, bool, tuple, type(None))):
-                parts.append([klass.__qualname__, name, repr(value)])
-    return fingerprint(parts)
