@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from uaelab.attacks import METHODS, check_preset, make_attack
+from uaelab.attacks import METHODS, Preset, check_preset, make_attack
 from uaelab.augment.pipeline import Method
 from uaelab.config import COMPONENTS, Settings, active_profile, apply_overrides
 from uaelab.evaluate.metrics import reconstruction_error
@@ -26,8 +26,8 @@ class AutoencoderTask:
 
     ``model(shape, **model_kwargs)`` builds a fresh model for samples of ``shape`` (one sample's
     shape, taken from the training data: ``(C, H, W)`` or ``(d,)``) whose output has its input's
-    shape. The pipeline's seed seeds its initialisation and :func:`uaelab.models.train.fit` (loss from
-    ``train_settings``, MSE by default; resumable); :meth:`evaluate` reports the per-pixel test
+    shape. The pipeline's seed seeds its initialisation and :func:`uaelab.models.train.fit` (loss
+    from ``train_settings``, MSE by default; resumable); :meth:`evaluate` reports the per-pixel test
     and training reconstruction errors; :meth:`make_attack` builds each method's attack against
     the reconstruction loss; :meth:`config` keys the cache by the class's code (bytecode, not
     source: an edited ``forward`` gets a new key, also in a notebook), its arguments and every
@@ -42,7 +42,7 @@ class AutoencoderTask:
     # "mine.*" applies to every attack, "minmax.*" to MINE-UAE, no-MI and closed-form,
     # "l2uae.*" to L2-UAE, "gaussian.*" to GA (unknown names raise)
     attack_overrides: tuple[str, ...] = ()
-    preset: str = "reference_code"  # attack preset (uaelab.attacks.PRESETS), as Tables 4 and 6
+    preset: Preset = "reference_code"  # attack preset (uaelab.attacks.PRESETS), as Tables 4 and 6
     profile: str | None = None  # settings profile of the attacks (None: $UAELAB_PROFILE or quick)
     device: str = "cpu"  # where the model trains and is attacked ("cuda" for a GPU)
 
@@ -95,8 +95,8 @@ class AutoencoderTask:
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
         comp = METHODS[method.attack].component
         own = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
-        mine = [o for o in self.attack_overrides if o.partition(".")[0] in ("mine", comp)]
-        return make_attack(method.attack, model, profile=self.profile, overrides=own + mine, seed=seed,
+        given = [o for o in self.attack_overrides if o.partition(".")[0] in ("mine", comp)]
+        return make_attack(method.attack, model, profile=self.profile, overrides=own + given, seed=seed,
                            preset=self.preset, kind="autoencoder")  # the reconstruction criterion
 
 
