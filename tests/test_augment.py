@@ -306,6 +306,10 @@ def test_autoencoder_task_attack_and_config():
     assert isinstance(task.make_attack(parse_method("no-mi"), ae, 0), NoMI)
     l2 = task.make_attack(parse_method("l2-uae"), ae, 0)
     assert l2.settings.T == 4 and l2.mine_settings.steps == 2  # each attack takes its own component's values
+    # a method's own values win over the task's: start-only stays the random start (T=1), closed-form exact
+    assert task.make_attack(parse_method("start-only"), ae, 0).settings.T == 1
+    closed = _ae_task(attack_overrides=("mine.estimator=mine",)).make_attack(parse_method("closed-form"), ae, 0)
+    assert closed.mine_settings.estimator == "closed-form"
     ga = task.make_attack(parse_method("ga:0.01"), ae, 0)
     assert isinstance(ga, Gaussian) and ga.settings.sigma == 0.01
     res = att(torch.rand(3, 4))

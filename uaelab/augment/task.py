@@ -94,9 +94,10 @@ class AutoencoderTask:
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
         comp = METHODS[method.attack].component
-        own = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
         given = [o for o in self.attack_overrides if o.partition(".")[0] in ("mine", comp)]
-        return make_attack(method.attack, model, profile=self.profile, overrides=own + given, seed=seed,
+        # the method's own values last: they define it (start-only is T=1, closed-form its estimator)
+        own = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
+        return make_attack(method.attack, model, profile=self.profile, overrides=given + own, seed=seed,
                            preset=self.preset, kind="autoencoder")  # the reconstruction criterion
 
 
