@@ -30,7 +30,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from . import checkpoint, store
+from . import checkpoint, plugins, store
 from .attacks import METHODS, PRESETS, attack_config, make_attack
 from .data import CSV_OPTIONS, DATASETS, NAN_POLICIES, NON_NUMERIC, load_dataset
 from .utils import seed_everything
@@ -52,7 +52,10 @@ def parse_indices(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # built on each call from the registries, so attacks and datasets registered later show up
+    # built on each call from the registries, so attacks and datasets registered later show up,
+    # with those of the installed plugins (entry points, uaelab.plugins)
+    for group in plugins.GROUPS:
+        plugins.load_plugins(group)
     components = list(dict.fromkeys(m.component for m in METHODS.values()))
     p = argparse.ArgumentParser(
         prog="uaelab generate",

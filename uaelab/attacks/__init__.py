@@ -33,6 +33,7 @@ from typing import Any, Iterable, Literal
 from torch import nn
 
 from .. import criteria as C
+from .. import plugins
 from ..config import active_profile, apply_overrides
 from ..mine import MineSettings
 from ..models.simclr import simclr_augment
@@ -154,6 +155,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     method's settings component). They apply after the profile and the preset. Unknown names
     raise ValueError.
     """
+    if method not in METHODS:
+        plugins.load_plugins(plugins.ATTACKS)  # not built in: maybe an installed plugin's (uaelab.plugins)
     if method not in METHODS:
         raise ValueError(f"unknown attack method {method!r}; choose one of {', '.join(METHODS)}")
     check_preset(preset)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
 
+from .. import plugins
 from ..utils import cache_dir, repo_root
 from ._common import ENV_DATA, Arrays
 from .images import load_cifar10, load_coil20, load_digits, load_mnist_like, load_svhn
@@ -65,12 +66,21 @@ def register_dataset(name: str, loader: Loader, *, kind: Literal["image", "tabul
     return spec
 
 
-def registered_name(name: str) -> str | None:
-    """The registered spelling of ``name`` (case and aliases forgiven), or None."""
-    low = str(name).strip().lower()
+def _lookup(low: str) -> str | None:
     if low in DATASETS:
         return low
     return next((real for real, spec in DATASETS.items() if low in spec.aliases), None)
+
+
+def registered_name(name: str) -> str | None:
+    """The registered spelling of ``name`` (case and aliases forgiven), or None. A name that is
+    not built in loads the installed plugins' datasets first (:mod:`uaelab.plugins`)."""
+    low = str(name).strip().lower()
+    real = _lookup(low)
+    if real is None:
+        plugins.load_plugins(plugins.DATASETS)
+        real = _lookup(low)
+    return real
 
 
 def canonical_name(name: str) -> str:
