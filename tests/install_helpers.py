@@ -1,7 +1,8 @@
 """Offline, non-editable installs into a temporary folder, for the installed-use tests.
 
 ``pip install --no-deps --no-build-isolation --no-index --target DIR SRC`` builds a wheel with the
-setuptools already in this venv and downloads nothing. The source is copied first, so the build's
+setuptools already in this venv (torch requires setuptools>=77, so every uaelab venv has one that
+meets pyproject.toml's >=68) and downloads nothing. The source is copied first, so the build's
 ``build/`` and ``*.egg-info`` never land in the checkout (where concurrent runs would share them).
 """
 from __future__ import annotations

@@ -18,14 +18,26 @@ def test_non_editable_install_writes_to_the_working_directory(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     before = snapshot(site)
-    code = ("import sys, uaelab, uaelab.utils as u; from uaelab.cli import main; "
-            "print('FILE', uaelab.__file__); print('CHECKOUT', u.is_checkout()); "
-            "sys.exit(main(['reproduce', '--only', 'dataset_samples', '--profile', 'quick']))")
+    code = """
+import sys, uaelab, uaelab.utils as u
+from uaelab.cli import main
+from uaelab.claims_report import write_claims
+print("FILE", uaelab.__file__)
+print("CHECKOUT", u.is_checkout())
+rc = main(["reproduce", "--only", "dataset_samples", "--profile", "quick"])
+try:
+    write_claims()  # rewrites a checkout's README: refused in an installed copy
+except ValueError as e:
+    print("CLAIMS", e)
+sys.exit(rc)
+"""
     done = run_python(["-c", code], cwd=work, pythonpath=[site], UAELAB_CACHE=str(tmp_path / "cache"))
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("FILE ", "CHECKOUT ")))
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines()
+                 if line.startswith(("FILE ", "CHECKOUT ", "CLAIMS ")))
     assert lines["FILE"].startswith(str(site / "uaelab")), lines  # the installed copy ran, not this checkout
     assert lines["CHECKOUT"] == "False"
+    assert "rewrites a source checkout's results/ and README" in lines["CLAIMS"]  # refused, nothing written
     written = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file())
     assert written == ["figures/quick/dataset_samples_grid.png", "results/quick/dataset_samples_config.json",
                        "results/quick/dataset_samples_summary.csv", "results/quick/dataset_samples_summary.md"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
 
 from .. import plugins
-from ..utils import cache_dir, repo_root
+from ..utils import cache_dir, is_checkout, repo_root
 from ._common import ENV_DATA, Arrays
 from .images import load_cifar10, load_coil20, load_digits, load_mnist_like, load_svhn
 from .tabular import load_isolet
@@ -103,7 +103,8 @@ def canonical_name(name: str) -> str:
 def shared_data_root() -> Path | None:
     """``$UAELAB_SHARED_DATA``, else ``<checkout>/../shared/data``, when that folder exists."""
     env = os.environ.get(ENV_SHARED)
-    for cand in ([Path(env).expanduser()] if env else []) + [repo_root().parent / "shared" / "data"]:
+    beside = [repo_root().parent / "shared" / "data"] if is_checkout() else []  # an installed copy has no checkout
+    for cand in ([Path(env).expanduser()] if env else []) + beside:
         if cand.is_dir():
             return cand
     return None
