@@ -34,10 +34,10 @@ sys.path.insert(0, str(HERE))
 
 from _common import command_line, loadavg, mnist_missing  # noqa: E402
 from uae_released_mnist import METHODS, RELEASED_MINE  # noqa: E402
-from uaelab import zoo  # noqa: E402
 from uaelab.attacks import make_attack  # noqa: E402
 from uaelab.data import load_dataset  # noqa: E402
-from uaelab.metrics import perturbation_sizes  # noqa: E402
+from uaelab.evaluate.metrics import perturbation_sizes  # noqa: E402
+from uaelab.models import zoo  # noqa: E402
 
 CASES = {"mine": "mine-uae", "closed_form": "closed-form", "closed_form_m1": "closed-form-m1", "no_mi": "no-mi"}
 

@@ -15,8 +15,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from uaelab import metrics, models, train  # noqa: E402
+from uaelab import models
 from uaelab.data import load_dataset  # noqa: E402
+from uaelab.evaluate import metrics  # noqa: E402
+from uaelab.models import train
 
 
 def run(kind: str, ds) -> dict:

@@ -21,7 +21,7 @@ def test_non_editable_install_writes_to_the_working_directory(tmp_path):
     code = """
 import sys, uaelab, uaelab.utils as u
 from uaelab.cli import main
-from uaelab.claims_report import write_claims
+from uaelab.claims.report import write_claims
 print("FILE", uaelab.__file__)
 print("CHECKOUT", u.is_checkout())
 rc = main(["reproduce", "--only", "dataset_samples", "--profile", "quick"])

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
-from .plugins import PluginError
-from .utils import ENV_OUTPUT
+from uaelab import __version__
+from uaelab.plugins import PluginError
+from uaelab.utils import ENV_OUTPUT
 
 
 def _reproduce(argv: list[str]) -> int:
@@ -27,7 +27,7 @@ def _reproduce(argv: list[str]) -> int:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help=f"output folder (default: ${ENV_OUTPUT}, else the working directory)")
     args = parser.parse_args(argv)
-    from .experiments import load_all, run_all  # matplotlib and every experiment: only this command
+    from uaelab.experiments import load_all, run_all  # matplotlib and every experiment: only this command
 
     if args.list:
         for name, exp in load_all().items():
@@ -41,7 +41,7 @@ def _reproduce(argv: list[str]) -> int:
 
 
 def _generate(argv: list[str]) -> int:
-    from .generate import main  # torch and the attacks, no plotting
+    from uaelab.augment.generation import main  # torch and the attacks, no plotting
 
     return main(argv)
 

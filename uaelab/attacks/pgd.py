@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import Settings, register
-from ..utils import check_epsilon, generator
-from .base import Attack, AttackResult, project
+from uaelab.attacks.base import Attack, AttackResult, project
+from uaelab.config import Settings, register
+from uaelab.utils import check_epsilon, generator
 
 
 @register("pgd")

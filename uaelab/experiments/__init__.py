@@ -7,7 +7,7 @@ Each module in this package defines one or more experiments with the ``@experime
 
 An experiment returns an :class:`ExperimentResult` (pandas tables, matplotlib figures and the
 config that produced them). Heavy work inside it goes through :func:`cached`, keyed by the
-settings (:mod:`uaelab.cache`), so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
+settings (:mod:`uaelab.augment.cache`), so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
 module here, runs each experiment in ``order`` and writes its files under ``figures/<profile>/`` and
 ``results/<profile>/`` of the output folder (:func:`uaelab.utils.output_dir`: ``out``, else
 ``$UAELAB_OUTPUT``, else the working directory; never inside the installed package).
@@ -26,9 +26,9 @@ import matplotlib
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..cache import CACHE_VERSION, cache_key, cached, is_cached  # noqa: F401 (the experiments' public names)
-from ..config import active_profile
-from ..utils import atomic_write_bytes, output_dir, repo_root
+from uaelab.augment.cache import CACHE_VERSION, cache_key, cached, is_cached  # noqa: F401 (the experiments' public names)
+from uaelab.config import active_profile
+from uaelab.utils import atomic_write_bytes, output_dir, repo_root
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""Notebook 01: how far to trust ``estimate_mi`` - a known-MI suite (:mod:`uaelab.mi_tasks`).
+"""Notebook 01: how far to trust ``estimate_mi`` - a known-MI suite (:mod:`uaelab.mi.tasks`).
 
-``mi_benchmark`` runs :func:`uaelab.mine.estimate_mi` at its defaults on every task for a few
+``mi_benchmark`` runs :func:`uaelab.mi.mine.estimate_mi` at its defaults on every task for a few
 seeds and tabulates estimate vs closed form. ``benchmarks/bench_mi.py`` runs the same tasks
 through torch-mist's MINE, SMILE and InfoNCE beside it and writes
 ``benchmarks/results/bench_mi.json``; :func:`load_bench` reads that file back into the same
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Settings, register
-from ..mi_estimator import VERSION
-from ..mi_tasks import QUICK, SUITE, Task
-from ..mine import estimate_mi
-from ..plotting import Figure, new_figure
-from ..utils import repo_root
-from . import ExperimentResult, cached, experiment
+from uaelab.config import Settings, register
+from uaelab.experiments import ExperimentResult, cached, experiment
+from uaelab.mi.estimator import VERSION
+from uaelab.mi.mine import estimate_mi
+from uaelab.mi.tasks import QUICK, SUITE, Task
+from uaelab.utils import repo_root
+from uaelab.viz.plotting import Figure, new_figure
 
 BENCH_JSON = Path("benchmarks") / "results" / "bench_mi.json"
 
