@@ -72,7 +72,7 @@ def mist_jobs(tasks, n: int, seeds, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="the 4-task subset (mi_tasks.QUICK), 2 seeds")
+    p.add_argument("--quick", action="store_true", help="the 4-task subset (uaelab.mi.tasks.QUICK), 2 seeds")
     p.add_argument("--n", type=int, default=8000, help="pairs per task")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--mist-python", default=str(REPO / ".venv-mist" / "bin" / "python"))

@@ -32,7 +32,7 @@ BENCH_JSON = Path("benchmarks") / "results" / "bench_mi.json"
 class MiBenchSettings(Settings):
     """estimate_mi on the known-MI suite."""
 
-    tasks: str = "suite"  # "suite" (all of mi_tasks.SUITE) or "quick" (mi_tasks.QUICK)
+    tasks: str = "suite"  # "suite" (all of uaelab.mi.tasks.SUITE) or "quick" (uaelab.mi.tasks.QUICK)
     n: int = 8000  # pairs per task
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # one sample and one estimator seed each
     steps: int = 6000  # estimate_mi's maximum Adam steps (its default; early stopping ends sooner)
@@ -150,7 +150,7 @@ def load_bench(path: str | Path | None = None) -> dict:
 @experiment("mi_benchmark", title="estimate_mi on a known-MI suite (Gaussians, transforms, Student-t)", order=12)
 def mi_benchmark(profile: str | None = None, **overrides) -> ExperimentResult:
     s = MiBenchSettings.from_profile(profile, **overrides)
-    # the task names too: "quick"/"suite" name lists that can change (mi_tasks.QUICK, SUITE)
+    # the task names too: "quick"/"suite" name lists that can change (uaelab.mi.tasks.QUICK, SUITE)
     config = {"mi_benchmark": s.to_dict(), "estimate_mi": VERSION, "tasks": [t.name for t in task_list(s.tasks)]}
     rows = cached("mi_benchmark", config, lambda: run_ours(task_list(s.tasks), s.n, s.seeds, steps=s.steps))
     summ = summary(rows)
