@@ -32,6 +32,7 @@ from typing import Any, Iterable, Literal
 
 from torch import nn
 
+from uaelab import plugins
 from uaelab.attacks import criteria as C
 from uaelab.attacks.base import Attack, AttackResult, attack_config, default_criterion, project
 from uaelab.attacks.descent import glorot_limit
@@ -154,6 +155,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     method's settings component). They apply after the profile and the preset. Unknown names
     raise ValueError.
     """
+    if method not in METHODS:
+        plugins.load_plugins(plugins.ATTACKS)  # not built in: maybe an installed plugin's (uaelab.plugins)
     if method not in METHODS:
         raise ValueError(f"unknown attack method {method!r}; choose one of {', '.join(METHODS)}")
     check_preset(preset)
