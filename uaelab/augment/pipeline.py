@@ -159,7 +159,9 @@ def parse_method(spec: str) -> Method:
 
 # -- the task interface ---------------------------------------------------------------------
 class AugmentTask(Protocol):
-    """What the pipeline needs to know about one model family (see module docstring)."""
+    """What the pipeline needs to know about one model family (see module docstring); each
+    member, and what the pipeline does with it: ``docs/extending.md``, "Add a model family".
+    :class:`uaelab.augment.task.AutoencoderTask` implements it for any autoencoder class."""
 
     name: str  # short id, e.g. "dense"
     # metric name -> "lower" or "higher" (which is better) and whether it improves relatively;
