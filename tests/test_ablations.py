@@ -158,7 +158,7 @@ def test_ablations_are_augmentation_methods_and_cli_choices():
     from uaelab.experiments.table4_reconstruction import attack_overrides
 
     m = parse_method("closed-form")
-    assert m.attack == "mine-uae" and attack_overrides(m, ("T=5",)) == ["mine.estimator=closed-form", "minmax.T=5"]
+    assert m.attack == "mine-uae" and attack_overrides(m, ("T=5",)) == ["minmax.T=5", "mine.estimator=closed-form"]
     assert parse_method("no-mi").attack == "no-mi" and parse_method("No-MI").label == "no-MI"
     with pytest.raises(ValueError, match="closed-form"):
         parse_method("exact-mi")

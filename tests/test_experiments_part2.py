@@ -27,6 +27,21 @@ def test_attack_overrides_translate_per_method():
     assert attack_overrides(parse_method("ga:0.01"), ("T=7",)) == ["gaussian.sigma=0.01"]
 
 
+def test_a_methods_own_values_win_over_the_runs_budget():
+    # "start-only" is MinMax with T = 1: a run-wide T = 20 must not turn it into a full no-MI run
+    # (it did before 2026-12-06: the committed Table 5 start-only rows equalled the no-MI rows)
+    from uaelab.attacks import make_attack
+    from uaelab.models import DenseAE
+
+    start = parse_method("start-only")
+    ov = attack_overrides(start, ("T=20", "mine.K=8"))
+    assert ov[-1] == "minmax.T=1"
+    attack = make_attack(start.attack, DenseAE((1, 8, 8)), profile="quick", overrides=ov)
+    assert attack.settings.T == 1
+    closed = attack_overrides(parse_method("closed-form"), ("mine.estimator=mine",))
+    assert closed[-1] == "mine.estimator=closed-form"
+
+
 def test_table4_settings_errors():
     with pytest.raises(ValueError, match="unknown autoencoder"):
         Table4Settings.from_profile("quick", kinds=("dens",))

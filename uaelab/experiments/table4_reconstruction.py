@@ -126,7 +126,7 @@ def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> list[str]:
     """
     comp = METHODS[method.attack].component
     fields = COMPONENTS[comp].field_names()
-    out = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
+    out = []
     for item in attack_set:
         key = item.partition("=")[0].strip()
         prefix, dot, name = key.partition(".")
@@ -135,7 +135,9 @@ def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> list[str]:
                 out.append(f"{comp}.{item.strip()}")
         elif prefix in ("mine", comp):
             out.append(item.strip())
-    return out
+    # the method's own values last, so they win: "start-only" keeps T = 1 and "closed-form" its
+    # estimator whatever budget the run sets for every method
+    return out + [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
 
 
 def make_uae_attack(method: Method, model, profile: str, attack_set: tuple[str, ...], seed: int, **kwargs):
