@@ -115,3 +115,10 @@ def test_preset_names_have_one_definition():
               if re.search(r"Literal\[\"(paper|reference_code)\"", p.read_text())]
     assert copies == ["uaelab/attacks/presets.py"]
 
+
+
+def test_parse_method_doc_names_every_named_method():
+    from uaelab.augment import NAMED_METHODS, parse_method
+
+    missing = [k for k in NAMED_METHODS if f'"{k}"' not in parse_method.__doc__]
+    assert not missing, f"parse_method's docstring omits {missing}"
