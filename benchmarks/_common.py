@@ -98,8 +98,8 @@ def mnist_classifier(data, seed: int = 0):
     """The C&W MNIST classifier of the real-data Figure 3 / Table 2 runs, in eval mode, with its
     training settings: 3 epochs of Adam (lr 1e-3) instead of the released 50 epochs of SGD, a
     stated deviation (results/real/models_mnist.md: 0.990 test accuracy). Cached by the zoo."""
-    from uaelab import zoo
-    from uaelab.train import recipe_settings
+    from uaelab.models import zoo
+    from uaelab.models.train import recipe_settings
 
     settings = recipe_settings("classifier", "paper").replace(epochs=3, optimizer="adam", lr=1e-3)
     model = zoo.get_model("classifier", data, settings=settings, profile="paper", seed=seed, progress=True)

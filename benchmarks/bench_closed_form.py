@@ -31,10 +31,10 @@ REPO = HERE.parent
 
 from _common import command_line, loadavg, mnist_missing
 from uae_released_mnist import METHODS, RELEASED_MINE
-from uaelab import zoo
 from uaelab.attacks import make_attack
 from uaelab.data import load_dataset
-from uaelab.metrics import perturbation_sizes
+from uaelab.evaluate.metrics import perturbation_sizes
+from uaelab.models import zoo
 
 CASES = {"mine": "mine-uae", "closed_form": "closed-form", "closed_form_m1": "closed-form-m1", "no_mi": "no-mi"}
 

@@ -12,8 +12,10 @@ import time
 
 import torch
 
-from uaelab import metrics, models, train
+from uaelab import models
 from uaelab.data import load_dataset
+from uaelab.evaluate import metrics
+from uaelab.models import train
 
 
 def run(kind: str, ds) -> dict:

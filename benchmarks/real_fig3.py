@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import pandas as pd
 
-    from uaelab import metrics
     from uaelab.data import load_dataset
+    from uaelab.evaluate import metrics
     from uaelab.experiments import cached
     from uaelab.experiments.classifier_setup import correct_samples
     from uaelab.experiments.eps_sweep import EpsSweepSettings, success_table, sweep, sweep_figure

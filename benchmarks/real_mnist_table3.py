@@ -35,12 +35,13 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 
 from _common import mnist_missing
-from uaelab import metrics, zoo
 from uaelab.data import load_dataset
+from uaelab.evaluate import metrics
 from uaelab.experiments import cached
 from uaelab.experiments.classifier_setup import correct_samples
 from uaelab.experiments.minmax_vs_penalty import MinMaxVsPenaltySettings, attacks, figure2, mi_curves, table3
-from uaelab.train import recipe_settings
+from uaelab.models import zoo
+from uaelab.models.train import recipe_settings
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,7 @@ images that were not attacked, with the offline extractor (penultimate features 
 classifier, seed 1): these are NOT Inception numbers and not comparable with the paper's.
 
 Verdicts use a paired sign-flip permutation test of KID(A) − KID(B) over the attacked images
-(``uaelab.fidelity.kid_paired_test``: A[i] and B[i] attack the same image). Every example is
+(``uaelab.evaluate.fidelity.kid_paired_test``: A[i] and B[i] attack the same image). Every example is
 scored in the table, successful or not (as in the paper; a failed MinMax returns the clean image),
 with ASR beside each row; the tests use only the images both compared attacks made adversarial.
 Sets are cached one by one, so an interrupted run recomputes only the unfinished ones.
@@ -87,13 +87,13 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import pandas as pd
 
-    from uaelab import metrics
     from uaelab.data import load_dataset
+    from uaelab.evaluate import metrics
+    from uaelab.evaluate.fidelity import FidelitySettings, classifier_features, fid_kid, kid_paired_test
     from uaelab.experiments import cached
     from uaelab.experiments.classifier_setup import correct_samples, make_mine_attack, slim
     from uaelab.experiments.fid_kid import PAPER_TABLE2
-    from uaelab.fidelity import FidelitySettings, classifier_features, fid_kid, kid_paired_test
-    from uaelab.plotting import image_grid
+    from uaelab.viz.plotting import image_grid
 
     t0 = time.perf_counter()
     data = load_dataset("mnist", root=a.root)

@@ -17,7 +17,7 @@ TINY_MINE = {"steps": 2, "K": 8, "m": 4}
 @pytest.fixture(scope="module")
 def models():
     from uaelab.data import load_dataset
-    from uaelab.zoo import get_model
+    from uaelab.models.zoo import get_model
 
     data = load_dataset("digits")
     return {"autoencoder": get_model("dense", data, profile="quick", progress=False),

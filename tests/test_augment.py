@@ -8,13 +8,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from uaelab import augment, store
 from uaelab.attacks import attack_config
-from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation
-from uaelab.augment_tables import summarize
+from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation, store
+from uaelab.augment import pipeline as augment
+from uaelab.augment.robustness import robust_accuracy
+from uaelab.augment.tables import summarize
 from uaelab.experiments.table4_reconstruction import ReconstructionTask
 from uaelab.experiments.table5_simclr import contrastive_loss
-from uaelab.robustness import robust_accuracy
 from uaelab.utils import generator
 
 

@@ -57,7 +57,7 @@ def test_readme_summary_and_claims_files_are_generated_from_results():
     `python -m uaelab.claims` after new results); so are results/real/claims.{csv,md}, the forest
     plot's data and docs/findings.md."""
     from uaelab.claims import claims_markdown, claims_table
-    from uaelab.claims_report import (
+    from uaelab.claims.report import (
         FINDINGS,
         FOREST,
         FOREST_DATA,

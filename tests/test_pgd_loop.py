@@ -1,4 +1,4 @@
-"""One PGD loop (attacks.pgd.linf_descent) serves the PGD attack and robustness.pgd_linf: both
+"""One PGD loop (attacks.pgd.linf_descent) serves the PGD attack and augment.robustness.pgd_linf: both
 give exactly the iterates of the two loops they replaced (copied below as the reference)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from uaelab.attacks import make_attack
 from uaelab.attacks.base import project
-from uaelab.criteria import cw
-from uaelab.robustness import pgd_linf
+from uaelab.attacks.criteria import cw
+from uaelab.augment.robustness import pgd_linf
 from uaelab.utils import generator
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
-from .experiments import load_all, run_all
-from .generate import main as _generate
+from uaelab import __version__
+from uaelab.augment.generation import main as _generate
+from uaelab.experiments import load_all, run_all
 
 
 def _reproduce(argv: list[str]) -> int:

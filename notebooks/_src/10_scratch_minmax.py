@@ -224,7 +224,7 @@ check_minmax(attack_one)
 
 # %%
 from uaelab.attacks import make_attack
-from uaelab.plotting import perturbation_grid
+from uaelab.viz.plotting import perturbation_grid
 
 attack = make_attack("mine-uae", prob.autoencoder, profile="quick", preset="paper",
                      seed=prob.settings.seed, **prob.settings.attack_kwargs())

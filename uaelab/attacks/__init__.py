@@ -12,8 +12,8 @@ feature=None, max_batch=None, progress=False, callback=None)`` and is called as
   does not depend on which samples share its batch.
 * **Criterion design**: an attack holds a criterion *factory* ``(x, y) -> Criterion`` and
   builds the criterion for each batch (a reconstruction criterion needs that batch's x, C&W
-  its labels). Factories: :func:`uaelab.criteria.cw`, :func:`~uaelab.criteria.reconstruction`,
-  :func:`~uaelab.criteria.contrastive`; any ``lambda x, y: FromCallable(...)`` works. A ready
+  its labels). Factories: :func:`uaelab.attacks.criteria.cw`, :func:`~uaelab.attacks.criteria.reconstruction`,
+  :func:`~uaelab.attacks.criteria.contrastive`; any ``lambda x, y: FromCallable(...)`` works. A ready
   ``Criterion`` instance is accepted for a single fixed batch. With ``criterion=None`` it is
   inferred: a model whose output has the input's shape is an autoencoder (reconstruction);
   a [B, classes] output with labels is a classifier (C&W).
@@ -34,19 +34,19 @@ from typing import Any, Iterable, Literal, Mapping
 
 from torch import nn
 
-from .. import criteria as C
-from ..config import active_profile, apply_overrides, did_you_mean
-from ..mine import MineSettings
-from ..models.simclr import simclr_augment
-from .base import Attack, AttackResult, attack_config, default_criterion, project
-from .descent import glorot_limit
-from .gaussian import Gaussian, GaussianSettings
-from .l2uae import L2UAE, L2UAESettings
-from .minmax import REFERENCE_CODE, MinMax, MinMaxSettings
-from .nomi import NoMI
-from .penalty import Penalty, PenaltySettings, bracket_update
-from .pgd import PGD, PGDSettings
-from .presets import ALL_PRESET_FIELDS, PRESETS, Preset, check_preset, preset_values
+from uaelab.attacks import criteria as C
+from uaelab.attacks.base import Attack, AttackResult, attack_config, default_criterion, project
+from uaelab.attacks.descent import glorot_limit
+from uaelab.attacks.gaussian import Gaussian, GaussianSettings
+from uaelab.attacks.l2uae import L2UAE, L2UAESettings
+from uaelab.attacks.minmax import REFERENCE_CODE, MinMax, MinMaxSettings
+from uaelab.attacks.nomi import NoMI
+from uaelab.attacks.penalty import Penalty, PenaltySettings, bracket_update
+from uaelab.attacks.pgd import PGD, PGDSettings
+from uaelab.attacks.presets import ALL_PRESET_FIELDS, PRESETS, Preset, check_preset, preset_values
+from uaelab.config import active_profile, apply_overrides, did_you_mean
+from uaelab.mi.mine import MineSettings
+from uaelab.models.simclr import simclr_augment
 
 __all__ = [
     "attack_config",

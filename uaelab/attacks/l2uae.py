@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import register
-from ..criteria import units_scale
-from .base import AttackResult
-from .descent import DescentAttack, algorithm1
-from .minmax import MinMaxSettings
+from uaelab.attacks.base import AttackResult
+from uaelab.attacks.criteria import units_scale
+from uaelab.attacks.descent import DescentAttack, algorithm1
+from uaelab.attacks.minmax import MinMaxSettings
+from uaelab.config import register
 
 
 @register("l2uae")

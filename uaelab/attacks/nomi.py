@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .base import AttackResult
-from .descent import DescentAttack, NoTerm, algorithm1
-from .minmax import MinMaxSettings
+from uaelab.attacks.base import AttackResult
+from uaelab.attacks.descent import DescentAttack, NoTerm, algorithm1
+from uaelab.attacks.minmax import MinMaxSettings
 
 
 class NoMI(DescentAttack):

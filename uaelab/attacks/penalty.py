@@ -18,10 +18,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..config import Settings, register
-from ..utils import check_epsilon
-from .base import AttackResult
-from .descent import DescentAttack, MITerm, descend, finish, merge
+from uaelab.attacks.base import AttackResult
+from uaelab.attacks.descent import DescentAttack, MITerm, descend, finish, merge
+from uaelab.config import Settings, register
+from uaelab.utils import check_epsilon
 
 UNKNOWN = 1e10  # "no upper bound yet"
 

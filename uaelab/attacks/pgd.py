@@ -14,9 +14,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..config import Settings, register
-from ..utils import check_epsilon, generator
-from .base import Attack, AttackResult, project
+from uaelab.attacks.base import Attack, AttackResult, project
+from uaelab.config import Settings, register
+from uaelab.utils import check_epsilon, generator
 
 
 @register("pgd")
@@ -45,7 +45,7 @@ def linf_descent(objective: Callable[[Tensor], Tensor], x: Tensor, start: Tensor
     """The package's one PGD loop: ``steps`` signed-gradient steps that lower ``objective(x') -> [B]``,
     ``x' ← Π(x' − α·sign(∇ objective(x')))`` with Π the projection onto ``|x' − x| <= eps`` ∩ [0, 1],
     from ``start``. ``on_step(t, x')`` sees each new iterate (t = 1..steps; no gradient). Returns
-    the last iterate, detached. The PGD attack descends its criterion; :func:`uaelab.robustness.pgd_linf`
+    the last iterate, detached. The PGD attack descends its criterion; :func:`uaelab.augment.robustness.pgd_linf`
     ascends a loss by descending its negative (the same iterates: sign(−g) = −sign(g) exactly)."""
     xa = start.detach()
     for t in range(1, steps + 1):

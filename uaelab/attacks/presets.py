@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing
 from typing import Any, Literal
 
-from .minmax import REFERENCE_CODE
+from uaelab.attacks.minmax import REFERENCE_CODE
 
 # "paper": the paper's text (c0 = 0, L2 norms, δ0 = 0, the original returned when nothing
 # succeeds). "reference_code": the authors' released code, which produced the paper's numbers
@@ -21,7 +21,7 @@ from .minmax import REFERENCE_CODE
 # projection redrawn at every evaluation. Per preset, per part: "attack" (the method's settings),
 # "mine" (the per-sample MINE settings, shared by every method), "simclr" (attack settings applied
 # only with kind="simclr": the released SimCLR attack's tiled-copies criterion
-# (uaelab.criteria.TiledContrastive) and its dual step with t^(1/2)).
+# (uaelab.attacks.criteria.TiledContrastive) and its dual step with t^(1/2)).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
     "reference_code": {"attack": REFERENCE_CODE, "mine": {"projection": "per_evaluation"},

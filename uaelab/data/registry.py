@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
 
-from ..utils import cache_dir, repo_root
-from ._common import ENV_DATA, Arrays
-from .images import load_cifar10, load_coil20, load_digits, load_mnist_like, load_svhn
-from .tabular import load_isolet
+from uaelab.data._common import ENV_DATA, Arrays
+from uaelab.data.images import load_cifar10, load_coil20, load_digits, load_mnist_like, load_svhn
+from uaelab.data.tabular import load_isolet
+from uaelab.utils import cache_dir, repo_root
 
 if TYPE_CHECKING:
-    from . import DataSettings
+    from uaelab.data import DataSettings
 
 ENV_SHARED = "UAELAB_SHARED_DATA"  # the shared read-only copy (default: ../shared/data next to the checkout)
 

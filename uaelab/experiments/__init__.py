@@ -7,7 +7,7 @@ Each module in this package defines one or more experiments with the ``@experime
 
 An experiment returns an :class:`ExperimentResult` (pandas tables, matplotlib figures and the
 config that produced them). Heavy work inside it goes through :func:`cached`, keyed by the
-settings (:mod:`uaelab.cache`), so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
+settings (:mod:`uaelab.augment.cache`), so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
 module here, runs each experiment in ``order`` and writes its files under ``figures/`` and
 ``results/``.
 """
@@ -25,9 +25,9 @@ import matplotlib
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..cache import CACHE_VERSION, cache_key, cached, is_cached  # noqa: F401 (the experiments' public names)
-from ..config import active_profile
-from ..utils import atomic_write_bytes, repo_root
+from uaelab.augment.cache import CACHE_VERSION, cache_key, cached, is_cached  # noqa: F401 (the experiments' public names)
+from uaelab.config import active_profile
+from uaelab.utils import atomic_write_bytes, repo_root
 
 
 @dataclass

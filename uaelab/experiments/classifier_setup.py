@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 
-from .. import criteria as C
-from ..attacks import make_attack
-from ..data import DataSettings, load
-from ..zoo import get_model, model_path
+from uaelab.attacks import criteria as C
+from uaelab.attacks import make_attack
+from uaelab.data import DataSettings, load
+from uaelab.models.zoo import get_model, model_path
 
 
 def load_data(profile: str | None = None, **overrides: Any):

@@ -14,13 +14,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..attacks import attack_config
-from ..config import Settings, register
-from ..plotting import Figure, image_grid, perturbation_grid
-from ..utils import repo_root
-from . import ExperimentResult, cached, experiment, read_result
-from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
-from .supervised import ABLATIONS
+from uaelab.attacks import attack_config
+from uaelab.config import Settings, register
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.experiments.supervised import ABLATIONS
+from uaelab.utils import repo_root
+from uaelab.viz.plotting import Figure, image_grid, perturbation_grid
 
 
 @register("eps_sweep")

@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attacks import attack_config
-from ..config import Settings, register
-from ..fidelity import FidelitySettings, fid_kid
-from ..plotting import Figure, image_grid, perturbation_grid
-from ..utils import repo_root
-from . import ExperimentResult, cached, experiment, read_result
-from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
-from .supervised import ABLATIONS
+from uaelab.attacks import attack_config
+from uaelab.config import Settings, register
+from uaelab.evaluate.fidelity import FidelitySettings, fid_kid
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.experiments.supervised import ABLATIONS
+from uaelab.utils import repo_root
+from uaelab.viz.plotting import Figure, image_grid, perturbation_grid
 
 # Table 2 of the paper (CIFAR-10, 1000 test samples, Inception features).
 PAPER_TABLE2 = pd.DataFrame(

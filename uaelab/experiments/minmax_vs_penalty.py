@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attacks import attack_config
-from ..config import Settings, register
-from ..paper import TABLE3
-from ..plotting import Figure, new_figure
-from . import ExperimentResult, cached, experiment
-from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.attacks import attack_config
+from uaelab.config import Settings, register
+from uaelab.experiments import ExperimentResult, cached, experiment
+from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.paper import TABLE3
+from uaelab.viz.plotting import Figure, new_figure
 
 # Table 3 of the paper (1000 samples, T = 9000, 9 binary-search steps); ASR as fractions.
 # A view of uaelab.paper.TABLE3 (the one place the paper's numbers are held).

@@ -13,12 +13,12 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ..attacks import MinMaxSettings, attack_config
-from ..config import Settings, register
-from ..metrics import perturbation_sizes
-from ..plotting import Figure, comparison_grid, perturbation_grid
-from . import ExperimentResult, cached, experiment
-from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.attacks import MinMaxSettings, attack_config
+from uaelab.config import Settings, register
+from uaelab.evaluate.metrics import perturbation_sizes
+from uaelab.experiments import ExperimentResult, cached, experiment
+from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.viz.plotting import Figure, comparison_grid, perturbation_grid
 
 
 @register("supervised")

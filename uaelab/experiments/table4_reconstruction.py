@@ -2,7 +2,7 @@
 
 Four autoencoders (sparse, dense, convolutional, adversarial) × the methods original, MINE-UAE,
 L2-UAE and Gaussian augmentation (GA, σ = 0.01 and 0.001). The test error is the per-pixel MSE
-on the untouched test set (:func:`uaelab.metrics.reconstruction_error`); the ASR is measured on
+on the untouched test set (:func:`uaelab.evaluate.metrics.reconstruction_error`); the ASR is measured on
 the training set. The pipeline is :mod:`uaelab.augment`.
 """
 from __future__ import annotations
@@ -13,21 +13,21 @@ from typing import Any
 
 import pandas as pd
 
-from .. import paper
-from ..attacks import METHODS, Preset, check_preset, make_attack
-from ..augment import AugmentSettings, Method, run_augmentation, scaled_recipe
-from ..augment_tables import direction_check, paper_style, summarize
-from ..config import COMPONENTS, Settings, active_profile, coerce, did_you_mean, register
-from ..data import CsvOptions, load_dataset
-from ..metrics import reconstruction_error
-from ..mine import MineSettings
-from ..paper import TABLE4
-from ..plotting import comparison_grid
-from ..robustness import robust_reconstruction_error
-from ..train import train_autoencoder
-from ..utils import repo_root
-from ..verdicts import claim_tests, runs_table, seeds_note
-from . import ExperimentResult, cached, experiment, read_result
+from uaelab import paper
+from uaelab.attacks import METHODS, Preset, check_preset, make_attack
+from uaelab.augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from uaelab.augment.robustness import robust_reconstruction_error
+from uaelab.augment.tables import direction_check, paper_style, summarize
+from uaelab.config import COMPONENTS, Settings, active_profile, coerce, did_you_mean, register
+from uaelab.data import CsvOptions, load_dataset
+from uaelab.evaluate.metrics import reconstruction_error
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.mi.mine import MineSettings
+from uaelab.models.train import train_autoencoder
+from uaelab.paper import TABLE4
+from uaelab.utils import repo_root
+from uaelab.verdicts import claim_tests, runs_table, seeds_note
+from uaelab.viz.plotting import comparison_grid
 
 # The paper's Table 4 (views of uaelab.paper.TABLE4): per autoencoder, method -> (error, ASR);
 # Original's ASR is None. PAPER_MNIST is the upper half, PAPER_SVHN the lower.

@@ -19,12 +19,12 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from .. import paper
-from ..attacks import Preset, check_preset, make_attack
-from ..augment import AugmentSettings, Method, run_augmentation, scaled_recipe
-from ..augment_tables import paper_style, summarize
-from ..config import Settings, active_profile, register
-from ..data import (
+from uaelab import paper
+from uaelab.attacks import Preset, check_preset, make_attack
+from uaelab.augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from uaelab.augment.tables import paper_style, summarize
+from uaelab.config import Settings, active_profile, register
+from uaelab.data import (
     CSV_OPTIONS,
     CsvOptions,
     balanced_subset,
@@ -34,12 +34,12 @@ from ..data import (
     load_dataset,
     stratified_split,
 )
-from ..metrics import extra_trees_accuracy, reconstruction_error
-from ..paper import TABLE6
-from ..train import train_concrete
-from ..verdicts import claim_tests, runs_table, seeds_note
-from . import ExperimentResult, cached, experiment, read_result
-from .table4_reconstruction import attack_overrides, parse_attack_set, preset_note, split_overrides
+from uaelab.evaluate.metrics import extra_trees_accuracy, reconstruction_error
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.experiments.table4_reconstruction import attack_overrides, parse_attack_set, preset_note, split_overrides
+from uaelab.models.train import train_concrete
+from uaelab.paper import TABLE6
+from uaelab.verdicts import claim_tests, runs_table, seeds_note
 
 # The paper's Table 6: dataset -> (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE).
 # A view of uaelab.paper.TABLE6 (which has only these two columns: no L2-UAE or GA in the paper's Table 6).

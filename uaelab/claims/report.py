@@ -13,10 +13,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from . import paper
-from .claims import REAL, STATUSES, claims_markdown, claims_table
-from .utils import repo_root
-from .verdicts import ALPHA, NOT_RUN, VERDICTS, claim_tests
+from uaelab import paper
+from uaelab.claims import REAL, STATUSES, claims_markdown, claims_table
+from uaelab.utils import repo_root
+from uaelab.verdicts import ALPHA, NOT_RUN, VERDICTS, claim_tests
 
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
 FIGURES = Path("figures") / "real"

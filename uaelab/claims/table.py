@@ -22,9 +22,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import paper as P
-from .utils import repo_root
-from .verdicts import (
+from uaelab import paper as P
+from uaelab.utils import repo_root
+from uaelab.verdicts import (
     NOT_RUN,
     VERDICTS,
     Comparison,
@@ -661,10 +661,3 @@ def claims_markdown(table: pd.DataFrame | None = None, details: bool = True) -> 
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
-
-if __name__ == "__main__":  # python -m uaelab.claims: write every file the claims feed
-    import importlib
-
-    # by name, not `from .claims_report import`: the report module imports this one
-    for p in importlib.import_module("uaelab.claims_report").write_claims():
-        print("wrote", p)

@@ -4,7 +4,7 @@ The pipeline, for one model and one augmentation method:
 
 1. train the original model on the training set (or take it from the cache);
 2. generate one adversarial example per training sample with the method (MINE-UAE, L2-UAE or
-   Gaussian noise of std σ) through :func:`uaelab.store.generate_to_dir`, which is resumable:
+   Gaussian noise of std σ) through :func:`uaelab.augment.store.generate_to_dir`, which is resumable:
    interrupt it and run it again, and it continues where it stopped;
 3. build the augmented set *original + generated*; a sample whose attack failed is replaced by a
    copy of itself (the paper's replication rule, which keeps the data balanced);
@@ -33,12 +33,12 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
-from . import store
-from .attacks import METHODS, attack_config
-from .cache import cache_key, cached
-from .config import Settings, register
-from .train import recipe_settings, train_resuming
-from .utils import cache_dir, derive_seed, fingerprint
+from uaelab.attacks import METHODS, attack_config
+from uaelab.augment import store
+from uaelab.augment.cache import cache_key, cached
+from uaelab.config import Settings, register
+from uaelab.models.train import recipe_settings, train_resuming
+from uaelab.utils import cache_dir, derive_seed, fingerprint
 
 PAPER_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001")
 
@@ -168,14 +168,14 @@ class AugmentTask(Protocol):
               state_path: Path | None = None) -> torch.nn.Module:
         """Train a fresh model on ``x`` (labels only if the task needs them; UAE tasks do not).
 
-        ``state_path`` (optional in a task's signature): hand it to :func:`uaelab.train.fit` so an
+        ``state_path`` (optional in a task's signature): hand it to :func:`uaelab.models.train.fit` so an
         interrupted training resumes; a task without the parameter simply retrains."""
 
     def evaluate(self, model: torch.nn.Module, data: Any) -> dict[str, float]:
         """The test metrics of ``model`` on ``data`` (the untouched test split)."""
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
-        """The attack object :func:`uaelab.store.generate_to_dir` runs for ``method``: a thin
+        """The attack object :func:`uaelab.augment.store.generate_to_dir` runs for ``method``: a thin
         wrapper over :func:`uaelab.attacks.make_attack` (``method.attack`` with this task's model
         kind, preset and budget), e.g. ``make_attack(method.attack, model, seed=seed,
         **attack_overrides(method, attack_set))`` (:mod:`uaelab.experiments.table4_reconstruction`)."""
@@ -206,7 +206,7 @@ def asr(success: torch.Tensor | np.ndarray) -> float:
 
 
 def scaled_recipe(kind: str, profile: str | None, epochs: int | None = None, epoch_scale: float = 1.0):
-    """The training recipe of ``kind`` (:func:`uaelab.train.recipe_settings`), with ``epochs``
+    """The training recipe of ``kind`` (:func:`uaelab.models.train.recipe_settings`), with ``epochs``
     replacing the recipe's count when given and then scaled by ``epoch_scale`` (at least 1), so
     retraining on a larger set can keep the number of gradient steps (``budget="steps"``)."""
     s = recipe_settings(kind, profile)
@@ -226,7 +226,7 @@ def uae_dir(task: AugmentTask, data_fp: str, method: Method, seed: int, attack_c
 
 def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method: Method, seed: int,
              settings: AugmentSettings, data_fp: str, progress: bool = True):
-    """Run ``method``'s attack on every training sample through :func:`uaelab.store.generate_to_dir`.
+    """Run ``method``'s attack on every training sample through :func:`uaelab.augment.store.generate_to_dir`.
 
     Resumable: the folder is a fixed function of (task, data, method, seed, attack settings), so
     an interrupted call continues where it stopped. Returns ``(out_dir, x_adv, success)`` with

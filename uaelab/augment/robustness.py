@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .attacks.base import project
-from .attacks.pgd import linf_descent
-from .utils import eval_mode
+from uaelab.attacks.base import project
+from uaelab.attacks.pgd import linf_descent
+from uaelab.utils import eval_mode
 
 
 def pgd_linf(loss_fn, x: torch.Tensor, eps: float, steps: int = 10, alpha: float | None = None,
