@@ -34,6 +34,7 @@ from typing import Any, Iterable, Literal, Mapping
 
 from torch import nn
 
+from uaelab import plugins
 from uaelab.attacks import criteria as C
 from uaelab.attacks.base import Attack, AttackResult, attack_config, default_criterion, project
 from uaelab.attacks.descent import glorot_limit
@@ -155,6 +156,8 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     ``"minmax.T=20"``, ``"mine.K=96"`` (the CLI's ``--set``; code passes ``attack``/``mine``).
     Unknown or misspelt names raise ``ValueError`` with the closest valid name.
     """
+    if method not in METHODS:
+        plugins.load_plugins(plugins.ATTACKS)  # not built in: maybe an installed plugin's (uaelab.plugins)
     if method not in METHODS:
         raise ValueError(f"unknown attack method {method!r}.{did_you_mean(method, METHODS)} "
                          f"Choose one of {', '.join(METHODS)}")

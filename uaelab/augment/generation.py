@@ -30,6 +30,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from uaelab import plugins
 from uaelab.attacks import METHODS, PRESETS, attack_config, make_attack
 from uaelab.augment import store
 from uaelab.data import CSV_OPTIONS, DATASETS, NAN_POLICIES, NON_NUMERIC, load_dataset
@@ -53,7 +54,10 @@ def parse_indices(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # built on each call from the registries, so attacks and datasets registered later show up
+    # built on each call from the registries, so attacks and datasets registered later show up,
+    # with those of the installed plugins (entry points, uaelab.plugins)
+    for group in plugins.GROUPS:
+        plugins.load_plugins(group)
     components = list(dict.fromkeys(m.component for m in METHODS.values()))
     p = argparse.ArgumentParser(
         prog="uaelab generate",

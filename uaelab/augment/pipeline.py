@@ -33,6 +33,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
+from uaelab import plugins
 from uaelab.attacks import METHODS, attack_config
 from uaelab.augment import store
 from uaelab.augment.cache import cache_key, cached
@@ -142,6 +143,8 @@ def parse_method(spec: str) -> Method:
         if not (sigma > 0 and math.isfinite(sigma)):
             raise ValueError(f"method {spec!r}: σ must be a positive number, e.g. 'ga:0.01'")
         return Method(f"ga:{sigma:g}", f"GA (σ={sigma:g})", "gaussian", {"sigma": sigma}, random=True)
+    if key not in METHODS:  # not built in: maybe an installed plugin's attack (uaelab.plugins)
+        plugins.load_plugins(plugins.ATTACKS)
     # augmentation has no labels; the Gaussian baseline is spelled ga:<sigma> (it needs its σ)
     unsupervised = [k for k, m in METHODS.items() if not m.supervised and k != "gaussian"]
     if key in unsupervised:  # any other attack of the registry (uaelab.attacks.register_attack)
