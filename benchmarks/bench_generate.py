@@ -36,7 +36,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 MEM_OVERRIDES = ["minmax.T=1", "mine.steps=1"]
 

@@ -28,10 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(HERE))
 
-from _common import loadavg  # noqa: E402
+from _common import loadavg
 
 
 def estimator_at(rev: str):

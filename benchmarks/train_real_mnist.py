@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import mnist_missing  # noqa: E402
-from uaelab.data import load_dataset  # noqa: E402
-from uaelab.evaluate import metrics  # noqa: E402
+from _common import mnist_missing
+from uaelab.data import load_dataset
+from uaelab.evaluate import metrics
 from uaelab.models import zoo
-from uaelab.models.train import recipe_settings  # noqa: E402
+from uaelab.models.train import recipe_settings
 
 NOTES = """
 Unit: per-pixel mean squared error on the 10k MNIST test images (mean over samples and pixels),

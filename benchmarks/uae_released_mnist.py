@@ -29,24 +29,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import command_line, loadavg, mnist_missing  # noqa: E402
-from uaelab.attacks import make_attack  # noqa: E402
-from uaelab.attacks.criteria import reconstruction  # noqa: E402
-from uaelab.augment import store  # noqa: E402
-from uaelab.data import load_dataset  # noqa: E402
-from uaelab.evaluate.metrics import perturbation_sizes, reconstruction_error  # noqa: E402
+from _common import command_line, loadavg, mnist_missing
+from uaelab.attacks import make_attack
+from uaelab.attacks.criteria import reconstruction
+from uaelab.augment import store
+from uaelab.data import load_dataset
+from uaelab.evaluate.metrics import perturbation_sizes, reconstruction_error
 from uaelab.models import zoo
-from uaelab.utils import cache_dir, fingerprint  # noqa: E402
+from uaelab.utils import cache_dir, fingerprint
 
 # method -> (attack name, preset, extra overrides)
 METHODS = {

@@ -158,7 +158,8 @@ def test_ablations_are_augmentation_methods_and_cli_choices():
     from uaelab.experiments.table4_reconstruction import attack_overrides
 
     m = parse_method("closed-form")
-    assert m.attack == "mine-uae" and attack_overrides(m, ("T=5",)) == ["minmax.T=5", "mine.estimator=closed-form"]
+    assert m.attack == "mine-uae" and attack_overrides(m, ("T=5",)) == {"attack": {"T": 5},
+                                                                        "mine": {"estimator": "closed-form"}}
     assert parse_method("no-mi").attack == "no-mi" and parse_method("No-MI").label == "no-MI"
     with pytest.raises(ValueError, match="closed-form"):
         parse_method("exact-mi")
@@ -222,14 +223,15 @@ def test_start_only_is_the_minmax_start_kept_where_it_succeeds(digits_ae):
     """The "start-only" augmentation control: the MinMax loop stopped before its first step, with
     the same δ0 draw as MINE-UAE; a success is exactly x + δ0, and the row is a control label."""
     from uaelab.augment import CONTROL_LABELS, parse_method
-    from uaelab.experiments.table4_reconstruction import make_uae_attack
+    from uaelab.experiments.table4_reconstruction import ReconstructionTask
 
     ae, data = digits_ae
     x, idx = data.x_train[:64], torch.arange(64)
     method = parse_method("start-only")
     assert method.label in CONTROL_LABELS and method.stream == parse_method("mine-uae").stream
-    att = make_uae_attack(method, ae, "quick", (), 0, preset="reference_code")
-    ref = make_uae_attack(parse_method("mine-uae"), ae, "quick", (), 0, preset="reference_code")
+    task = ReconstructionTask("dense", "quick", preset="reference_code")
+    att = task.make_attack(method, ae, 0)
+    ref = task.make_attack(parse_method("mine-uae"), ae, 0)
     assert att.settings.T == 1 and att.seed == ref.seed
     res = att(x, indices=idx)
     x0 = ref._init_x(x, idx, ref.settings.epsilon)

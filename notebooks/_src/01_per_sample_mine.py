@@ -279,7 +279,7 @@ explore(show_noise, sigma=slider(0.0, 1.0, 0.05, 0.3), mode=["random", "conv"])
 #   blind to contrast.
 # * **The DV estimate saturates.** A DV bound over $K$ shuffled pairs cannot certify much more than
 #   $\log K$ nats, while the true value for a small perturbation is hundreds of nats.
-# * **An exact attack is cheap**: `make_attack("mine-uae", model, overrides=["mine.estimator=closed-form"])`
+# * **An exact attack is cheap**: `make_attack("mine-uae", model, mine={"estimator": "closed-form"})`
 #   uses the closed form instead of training networks (notebooks 02 and 06 use it as a control).
 #
 # Per-sample MINE at the released $K = 500$, $m = 128$ against the closed form, over noise levels

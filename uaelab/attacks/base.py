@@ -130,7 +130,6 @@ class Attack:
     """
 
     settings_cls: type | None = None
-    uses_mine = False
 
     def __init__(self, model: nn.Module, criterion: Any = None, settings: Any = None, *,
                  mine: MineSettings | None = None, seed: int = 0, feature: nn.Module | None = None,

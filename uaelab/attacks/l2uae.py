@@ -53,7 +53,6 @@ class L2UAE(DescentAttack):
     """``L2UAE(autoencoder, criterion=None, settings=L2UAESettings(), *, seed=0)``."""
 
     settings_cls = L2UAESettings
-    uses_mine = True  # to measure the result's MI
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         res = algorithm1(self, x, idx, crit, ReconstructionTerm(self.model, x, self.settings), "max")

@@ -100,7 +100,6 @@ class MinMax(DescentAttack):
     MineSettings(), seed=0)``, then ``attack(x, y=None, indices=None) -> AttackResult``."""
 
     settings_cls = MinMaxSettings
-    uses_mine = True
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         direction = self.direction(crit)

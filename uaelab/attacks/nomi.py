@@ -25,7 +25,6 @@ class NoMI(DescentAttack):
     """``NoMI(model, criterion=None, settings=MinMaxSettings(), *, seed=0)``."""
 
     settings_cls = MinMaxSettings
-    uses_mine = False
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         return algorithm1(self, x, idx, crit, NoTerm(), self.direction(crit))

@@ -66,7 +66,6 @@ class Penalty(DescentAttack):
     form (``mine.estimator="closed-form"``, nothing to restart)."""
 
     settings_cls = PenaltySettings
-    uses_mine = True
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         s = self.settings

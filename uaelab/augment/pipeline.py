@@ -131,7 +131,8 @@ CONTROL_LABELS = tuple(NAMED_METHODS[k][0] for k in ("duplicate", "no-mi", "clos
 
 def parse_method(spec: str) -> Method:
     """``"original" | "mine-uae" | "l2-uae" | "ga:<sigma>" | "duplicate" | "no-mi" |
-    "closed-form"`` -> :class:`Method`."""
+    "closed-form" | "start-only"`` (the keys of :data:`NAMED_METHODS`, or ``ga:<sigma>``), or
+    an unsupervised attack registered with :func:`uaelab.attacks.register_attack` -> :class:`Method`."""
     key = spec.strip().lower()
     if key in NAMED_METHODS:
         label, attack, overrides = NAMED_METHODS[key]
@@ -182,7 +183,10 @@ class AugmentTask(Protocol):
         """The test metrics of ``model`` on ``data`` (the untouched test split)."""
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
-        """The attack object :func:`uaelab.augment.store.generate_to_dir` runs for ``method``."""
+        """The attack object :func:`uaelab.augment.store.generate_to_dir` runs for ``method``: a thin
+        wrapper over :func:`uaelab.attacks.make_attack` (``method.attack`` with this task's model
+        kind, preset and budget), e.g. ``make_attack(method.attack, model, seed=seed,
+        **attack_overrides(method, attack_set))`` (:mod:`uaelab.experiments.table4_reconstruction`)."""
 
 
 def improvement(original: float, new: float, better: str = "lower", relative: bool = True) -> float:

@@ -57,11 +57,11 @@ class ScratchSettings:
     dual_power: float = 0.25  # the t^(1/4) of the dual step
     seed: int = 0
 
-    def overrides(self) -> list[str]:
-        """The same configuration as ``make_attack`` overrides."""
-        return [f"mine.K={self.K}", f"mine.m={self.m}", f"mine.steps={self.steps}", "mine.projection=per_attack",
-                f"minmax.T={self.T}", f"minmax.alpha={self.alpha}", f"minmax.beta={self.beta}",
-                f"minmax.epsilon={self.epsilon}", f"minmax.dual_power={self.dual_power}"]
+    def attack_kwargs(self) -> dict[str, dict]:
+        """The same configuration as typed ``make_attack`` keywords: ``make_attack(..., **s.attack_kwargs())``."""
+        return {"mine": {"K": self.K, "m": self.m, "steps": self.steps, "projection": "per_attack"},
+                "attack": {"T": self.T, "alpha": self.alpha, "beta": self.beta, "epsilon": self.epsilon,
+                           "dual_power": self.dual_power}}
 
 
 @dataclass
@@ -137,7 +137,7 @@ class ScratchProblem:
 
         s = self.settings if not changes else ScratchSettings(**{**self.settings.__dict__, **changes})
         atk = make_attack("mine-uae", self.autoencoder, profile="quick", preset="paper",
-                          overrides=s.overrides(), seed=s.seed)
+                          seed=s.seed, **s.attack_kwargs())
         return atk(self.x, indices=self.indices)
 
     def reference(self):

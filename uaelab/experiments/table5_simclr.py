@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import torch
 from torch import nn
 
 from uaelab import paper
-from uaelab.attacks import check_preset
+from uaelab.attacks import Preset, check_preset, make_attack
 from uaelab.attacks.criteria import TiledContrastive
 from uaelab.augment import AugmentSettings, Method, original_model, run_augmentation
 from uaelab.augment.robustness import robust_accuracy
@@ -26,8 +26,14 @@ from uaelab.augment.tables import paper_style, summarize
 from uaelab.config import Settings, active_profile, register
 from uaelab.evaluate.metrics import accuracy, features
 from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.experiments.table4_reconstruction import (
+    attack_overrides,
+    parse_attack_set,
+    preset_note,
+    split_overrides,
+    uae_figure,
+)
 from uaelab.experiments.table4_reconstruction import load_data as load4
-from uaelab.experiments.table4_reconstruction import make_uae_attack, preset_note, split_overrides, uae_figure
 from uaelab.models.simclr import nt_xent, simclr_augment
 from uaelab.models.train import recipe_settings, train_simclr
 from uaelab.paper import TABLE5
@@ -53,7 +59,7 @@ class Table5Settings(Settings):
     # attack preset: "paper" (x' against fixed augmented views of x, this package's reading of
     # Section 4.6) or "reference_code" (the released SimCLR attack: the tiled-copies criterion of
     # uaelab.attacks.criteria.TiledContrastive, which is constant, and the dual step with t^(1/2))
-    preset: Literal["paper", "reference_code"] = "paper"
+    preset: Preset = "paper"
     pgd_eps: float = 8 / 255  # L∞ radius of the robustness evaluation
     pgd_steps: int = 10  # PGD iterations of the robustness evaluation
     data_seed: int = 0  # seed of the subsets
@@ -68,6 +74,7 @@ class Table5Settings(Settings):
         if not 0 < self.pgd_eps <= 1 or self.pgd_steps < 1:
             raise ValueError("pgd_eps must lie in (0, 1] and pgd_steps be >= 1")
         check_preset(self.preset)
+        parse_attack_set(self.attack_set)
 
 
 class ProbeClassifier(nn.Module):
@@ -159,8 +166,8 @@ class SimclrTask:
                 "pgd_accuracy": robust_accuracy(probe, data.x_test, data.y_test, self.s.pgd_eps, self.s.pgd_steps)}
 
     def make_attack(self, method: Method, model, seed: int):
-        return make_uae_attack(method, model, self.profile, self.s.attack_set, seed, kind="simclr",
-                               preset=self.s.preset)
+        return make_attack(method.attack, model, profile=self.profile, seed=seed, kind="simclr",
+                           preset=self.s.preset, **attack_overrides(method, self.s.attack_set))
 
 
 @torch.no_grad()
