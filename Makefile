@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-# Main job: regenerate every figure and table on the embedded data (quick profile, CPU).
+# Main job: regenerate every figure and table on the embedded data (quick profile, CPU). make runs in
+# the checkout's root, uaelab's default output folder, so the files land in its figures/ and results/
+# (unless $UAELAB_OUTPUT names another folder).
 reproduce: setup
 	UAELAB_PROFILE=$${UAELAB_PROFILE:-quick} $(PY) -m uaelab reproduce
 

@@ -1,4 +1,6 @@
-"""Helpers shared by the benchmark scripts (imported with ``benchmarks/`` on sys.path)."""
+"""Helpers shared by the benchmark scripts. Run as ``python benchmarks/<script>.py``, a script
+has its own folder on ``sys.path`` (Python puts it there), so ``from _common import ...`` works;
+``uaelab`` is the installed package (``pip install -e .``), never a path edit."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,6 +46,41 @@ def log_invocation(entry: dict | None, seconds: float, command: str) -> dict:
     return {**entry, "seconds": sum(r["seconds"] for r in runs), "invocations": runs}
 
 
+def split(text: str) -> tuple[str, ...]:
+    """``"a,b,,c"`` -> ``("a", "b", "c")``: a comma-separated command-line list."""
+    return tuple(x for x in text.split(",") if x)
+
+
+def augmentation_table_args(ap, repo: Path, *, attack: str, methods: str, retrain_seeds: str = "",
+                            preset: str = "reference_code") -> None:
+    """The arguments real_table4/5/6.py share (defaults per script): --root, --attack, --methods,
+    --retrain-seeds, --preset, --tag, --threads, --out. :func:`augmentation_table_values` turns
+    them into the experiment's keyword values."""
+    from uaelab.attacks import PRESETS
+
+    ap.add_argument("--root", default=str(repo.parent / "shared" / "data"), help="data folder (holding MNIST/raw, ...)")
+    ap.add_argument("--attack", default=attack,
+                    help="attack overrides field=value, comma-separated (no prefix: every attack with that field; "
+                         "mine.<field>: the per-sample MINE); a misspelt name stops the run")
+    ap.add_argument("--methods", default=methods, help="augmentation methods, comma-separated (e.g. original,mine-uae)")
+    ap.add_argument("--retrain-seeds", default=retrain_seeds,
+                    help="e.g. 0,1,2: retrain every row (the original too) per seed")
+    ap.add_argument("--preset", default=preset, choices=list(PRESETS), help="attack preset (uaelab.attacks.PRESETS)")
+    ap.add_argument("--tag", default="", help="suffix of the result names (e.g. full)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--out", default=str(repo / "results" / "real"))
+
+
+def augmentation_table_values(a) -> dict:
+    """The experiment keyword values of :func:`augmentation_table_args`' arguments (``methods``
+    only when given: an empty --methods means the table's own)."""
+    out = {"attack_set": split(a.attack), "preset": a.preset,
+           "retrain_seeds": tuple(int(x) for x in split(a.retrain_seeds))}
+    if a.methods:
+        out["methods"] = split(a.methods)
+    return out
+
+
 def real_data_args(ap, repo: Path) -> None:
     """The arguments every real-MNIST figure script shares: --root, --threads, --out, --figures."""
     ap.add_argument("--root", default=str(repo.parent / "shared" / "data"), help="folder holding MNIST/raw")
@@ -61,8 +98,8 @@ def mnist_classifier(data, seed: int = 0):
     """The C&W MNIST classifier of the real-data Figure 3 / Table 2 runs, in eval mode, with its
     training settings: 3 epochs of Adam (lr 1e-3) instead of the released 50 epochs of SGD, a
     stated deviation (results/real/models_mnist.md: 0.990 test accuracy). Cached by the zoo."""
-    from uaelab import zoo
-    from uaelab.train import recipe_settings
+    from uaelab.models import zoo
+    from uaelab.models.train import recipe_settings
 
     settings = recipe_settings("classifier", "paper").replace(epochs=3, optimizer="adam", lr=1e-3)
     model = zoo.get_model("classifier", data, settings=settings, profile="paper", seed=seed, progress=True)

@@ -175,9 +175,9 @@ def run_case(case: str, workdir: Path, args) -> dict:
     import torch
 
     from uaelab.attacks import PGD, MinMax, MinMaxSettings
+    from uaelab.attacks.criteria import reconstruction
     from uaelab.attacks.pgd import PGDSettings
-    from uaelab.criteria import reconstruction
-    from uaelab.mine import MineSettings
+    from uaelab.mi.mine import MineSettings
     from uaelab.models import DenseAE
 
     if args.threads:

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -29,15 +28,13 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(HERE))
 
-from _common import command_line, loadavg, mnist_missing  # noqa: E402
-from uae_released_mnist import METHODS, RELEASED_MINE  # noqa: E402
-from uaelab import zoo  # noqa: E402
-from uaelab.attacks import make_attack  # noqa: E402
-from uaelab.data import load_dataset  # noqa: E402
-from uaelab.metrics import perturbation_sizes  # noqa: E402
+from _common import command_line, loadavg, mnist_missing
+from uae_released_mnist import METHODS, RELEASED_MINE
+from uaelab.attacks import make_attack
+from uaelab.data import load_dataset
+from uaelab.evaluate.metrics import perturbation_sizes
+from uaelab.models import zoo
 
 CASES = {"mine": "mine-uae", "closed_form": "closed-form", "closed_form_m1": "closed-form-m1", "no_mi": "no-mi"}
 

@@ -19,7 +19,7 @@ What it runs (every run is a fresh process, so its peak RSS is its own):
   the per-batch working set is the same kind of tensors, only fewer iterations. Peak RSS
   before generation (data + model loaded) is reported too, so the growth is visible.
 
-The dense autoencoder is trained by uaelab.zoo with the released recipe (RMSprop 0.0025, MSE,
+The dense autoencoder is trained by uaelab.models.zoo with the released recipe (RMSprop 0.0025, MSE,
 batch 100) but 2 epochs instead of 20: the attack's cost does not depend on how well the
 model is trained, only its success rate does.
 """
@@ -36,7 +36,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 MEM_OVERRIDES = ["minmax.T=1", "mine.steps=1"]
 
@@ -52,7 +51,8 @@ def shared_mnist_root() -> Path | None:
 # -- worker: one process of a run (plain or under torchrun) --------------------------------
 def worker(report: str, argv: list[str]) -> int:
     """Run ``uaelab generate argv`` in this process and write timing + peak RSS to report.<rank>.json."""
-    from uaelab import generate, store
+    from uaelab.augment import generation as generate
+    from uaelab.augment import store
 
     inner = store.generate_to_dir
     info: dict = {}
@@ -126,9 +126,10 @@ def main() -> int:
     import torch
     from tabulate import tabulate
 
-    from uaelab import __version__, zoo
+    from uaelab import __version__
     from uaelab.data import load_dataset
-    from uaelab.train import recipe_settings
+    from uaelab.models import zoo
+    from uaelab.models.train import recipe_settings
 
     data = load_dataset("mnist", root=root)
     settings = recipe_settings("dense", "paper", epochs=2)

@@ -1,5 +1,5 @@
-"""Known-MI benchmark: ``uaelab.mine.estimate_mi`` and torch-mist's MINE, SMILE and InfoNCE on
-the same pairs, in one run (tasks and closed forms: :mod:`uaelab.mi_tasks`).
+"""Known-MI benchmark: ``uaelab.mi.mine.estimate_mi`` and torch-mist's MINE, SMILE and InfoNCE on
+the same pairs, in one run (tasks and closed forms: :mod:`uaelab.mi.tasks`).
 
 Ours runs in this process. torch-mist (0.2.17, a benchmark-only extra) runs at the same time in
 a subprocess of its own venv (``make mi-bench-venv`` makes ``.venv-mist``) on the pairs saved to
@@ -28,19 +28,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(HERE))
 
-from _common import loadavg  # noqa: E402
+from _common import loadavg
 
 
 def estimator_at(rev: str):
     """``estimate_mi`` as committed at ``rev`` (its mine.py loaded as a module of uaelab)."""
-    src = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:uaelab/mine.py"], check=True,
+    src = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:uaelab/mi/mine.py"], check=True,
                          capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "mine_before.py"
     path.write_text(src)
-    import uaelab.mine  # noqa: F401  (registers the current MineSettings first)
+    import uaelab.mi.mine  # noqa: F401  (registers the current MineSettings first)
     from uaelab.config import COMPONENTS
 
     spec = importlib.util.spec_from_file_location("uaelab._mine_before", path)
@@ -72,7 +70,7 @@ def mist_jobs(tasks, n: int, seeds, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="the 4-task subset (mi_tasks.QUICK), 2 seeds")
+    p.add_argument("--quick", action="store_true", help="the 4-task subset (uaelab.mi.tasks.QUICK), 2 seeds")
     p.add_argument("--n", type=int, default=8000, help="pairs per task")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--mist-python", default=str(REPO / ".venv-mist" / "bin" / "python"))
@@ -98,7 +96,7 @@ def main() -> None:
     import torch
 
     from uaelab.experiments.mi_benchmark import figure, run_ours, summary, verdicts, wide
-    from uaelab.mi_tasks import QUICK, SUITE
+    from uaelab.mi.tasks import QUICK, SUITE
 
     torch.set_num_threads(args.threads)
     tasks = [t for t in (QUICK if args.quick else SUITE) if not args.only or args.only in t.name]

@@ -7,7 +7,7 @@ marginal and the elementwise Adam update. The same product can be asked of the B
 several ways (which operand is transposed, which one is stored contiguously); on CPU their
 speed differs by up to 3x. This script times every way of each product, interleaved
 (round-robin over the variants, median of --reps), and prints and writes GFLOP/s per way, so
-that the choice in :class:`uaelab.mine.StatNets` is a measured one. It also times the
+that the choice in :class:`uaelab.mi.mine.StatNets` is a measured one. It also times the
 random sampler's pieces (projection matmul, variance) and the shuffle/unshuffle.
 
     .venv/bin/python benchmarks/bench_statnets_layout.py --threads 1

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from uaelab import metrics, models, train  # noqa: E402
-from uaelab.data import load_dataset  # noqa: E402
+from uaelab import models
+from uaelab.data import load_dataset
+from uaelab.evaluate import metrics
+from uaelab.models import train
 
 
 def run(kind: str, ds) -> dict:

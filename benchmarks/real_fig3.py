@@ -23,17 +23,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
+from uaelab.attacks import PRESETS
 
-from _common import (  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+
+from _common import (
     SUPERVISED_PRESET,
     command_line,
     mnist_classifier,
@@ -49,7 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=10, help="correctly classified test images (rows)")
     ap.add_argument("--T", type=int, default=1000, help="MinMax iterations")
     ap.add_argument("--sampler", default="conv", choices=["conv", "random"])
-    ap.add_argument("--preset", default=SUPERVISED_PRESET, choices=["paper", "reference_code"],
+    ap.add_argument("--preset", default=SUPERVISED_PRESET, choices=list(PRESETS),
                     help="the paper text (c0 = 0, δ0 = 0) or the released code (c0 = 1e-3, Glorot δ0)")
     ap.add_argument("--tag", default="", help="suffix of the result names (fig3_mnist_<tag>_*), e.g. T60_released")
     a = ap.parse_args(argv)
@@ -60,8 +59,8 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import pandas as pd
 
-    from uaelab import metrics
     from uaelab.data import load_dataset
+    from uaelab.evaluate import metrics
     from uaelab.experiments import cached
     from uaelab.experiments.classifier_setup import correct_samples
     from uaelab.experiments.eps_sweep import EpsSweepSettings, success_table, sweep, sweep_figure

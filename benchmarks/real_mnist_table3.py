@@ -27,23 +27,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import mnist_missing  # noqa: E402
-from uaelab import metrics, zoo  # noqa: E402
-from uaelab.data import load_dataset  # noqa: E402
-from uaelab.experiments import cached  # noqa: E402
-from uaelab.experiments.classifier_setup import correct_samples  # noqa: E402
-from uaelab.experiments.minmax_vs_penalty import MinMaxVsPenaltySettings, attacks, figure2, mi_curves, table3  # noqa: E402
-from uaelab.train import recipe_settings  # noqa: E402
+from _common import mnist_missing
+from uaelab.data import load_dataset
+from uaelab.evaluate import metrics
+from uaelab.experiments import cached
+from uaelab.experiments.classifier_setup import correct_samples
+from uaelab.experiments.minmax_vs_penalty import MinMaxVsPenaltySettings, attacks, figure2, mi_curves, table3
+from uaelab.models import zoo
+from uaelab.models.train import recipe_settings
 
 
 def main(argv=None) -> int:

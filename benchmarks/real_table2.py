@@ -11,7 +11,7 @@ images that were not attacked, with the offline extractor (penultimate features 
 classifier, seed 1): these are NOT Inception numbers and not comparable with the paper's.
 
 Verdicts use a paired sign-flip permutation test of KID(A) − KID(B) over the attacked images
-(``uaelab.fidelity.kid_paired_test``: A[i] and B[i] attack the same image). Every example is
+(``uaelab.evaluate.fidelity.kid_paired_test``: A[i] and B[i] attack the same image). Every example is
 scored in the table, successful or not (as in the paper; a failed MinMax returns the clean image),
 with ASR beside each row; the tests use only the images both compared attacks made adversarial.
 Sets are cached one by one, so an interrupted run recomputes only the unfinished ones.
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -33,10 +32,8 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import (  # noqa: E402
+from _common import (
     SUPERVISED_PRESET,
     command_line,
     mnist_classifier,
@@ -90,13 +87,13 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import pandas as pd
 
-    from uaelab import metrics
     from uaelab.data import load_dataset
+    from uaelab.evaluate import metrics
+    from uaelab.evaluate.fidelity import FidelitySettings, classifier_features, fid_kid, kid_paired_test
     from uaelab.experiments import cached
     from uaelab.experiments.classifier_setup import correct_samples, make_mine_attack, slim
     from uaelab.experiments.fid_kid import PAPER_TABLE2
-    from uaelab.fidelity import FidelitySettings, classifier_features, fid_kid, kid_paired_test
-    from uaelab.plotting import image_grid
+    from uaelab.viz.plotting import image_grid
 
     t0 = time.perf_counter()
     data = load_dataset("mnist", root=a.root)
@@ -114,19 +111,21 @@ def main(argv=None) -> int:
                   model, data.x_test, data.y_test), "test_indices": idx.tolist(), "data": data.fingerprint(),
               "fidelity": fs.to_dict()}
 
-    specs: dict[str, tuple[str, list[str], int]] = {}
+    # name -> (method, attack settings, MINE settings, seed): typed values, passed to make_attack as they are
+    minmax = {"T": a.T, "epsilon": 1.0}
+    specs: dict[str, tuple[str, dict, dict, int]] = {}
     for r in range(a.random_runs):
-        specs[f"MinMax random (seed {r})"] = ("mine-sup", [f"minmax.T={a.T}", "minmax.epsilon=1.0",
-                                                           "mine.sampler=random", f"mine.K={a.K}"], r)
-    specs["MinMax conv"] = ("mine-sup", [f"minmax.T={a.T}", "minmax.epsilon=1.0", "mine.sampler=conv"], 0)
-    specs["MinMax no-MI"] = ("no-mi", [f"minmax.T={a.T}", "minmax.epsilon=1.0"], 0)  # the loop without MINE
+        specs[f"MinMax random (seed {r})"] = ("mine-sup", minmax, {"sampler": "random", "K": a.K}, r)
+    specs["MinMax conv"] = ("mine-sup", minmax, {"sampler": "conv"}, 0)
+    specs["MinMax no-MI"] = ("no-mi", minmax, {}, 0)  # the loop without MINE
     for e in pgd_eps:
-        specs[f"PGD ε={e}"] = ("pgd", [f"pgd.epsilon={e}", "pgd.steps=100", "pgd.alpha=0.01", "pgd.mi_eval_steps=0"], 0)
+        specs[f"PGD ε={e}"] = ("pgd", {"epsilon": e, "steps": 100, "alpha": 0.01, "mi_eval_steps": 0}, {}, 0)
     sets = {}
-    for name, (method, overrides, seed) in specs.items():  # one cache entry per set: resumable
-        sets[name] = cached("table2_mnist_set", {**config, "method": method, "overrides": overrides, "seed": seed},
-                            lambda m=method, o=overrides, s=seed: slim(make_mine_attack(m, model, "paper", o, s)(
-                                x, y, indices=idx)))
+    for name, (method, attack, mine, seed) in specs.items():  # one cache entry per set: resumable
+        sets[name] = cached("table2_mnist_set", {**config, "method": method, "attack": attack, "mine": mine,
+                                                 "seed": seed},
+                            lambda m=method, at=attack, mi=mine, s=seed: slim(make_mine_attack(
+                                m, model, "paper", attack=at, mine=mi, seed=s)(x, y, indices=idx)))
         print(f"{name}: ASR {float(sets[name]['success'].float().mean()):.3f} ({time.perf_counter() - t0:.0f} s)",
               flush=True)
 

@@ -21,36 +21,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import command_line, log_invocation  # noqa: E402
+from _common import augmentation_table_args, augmentation_table_values, command_line, log_invocation, split
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default=str(REPO.parent / "shared" / "data"), help="folder holding MNIST/raw")
+    augmentation_table_args(p, REPO, attack="T=20,mine.K=96,mine.m=32,mine.steps=5,mi_eval_steps=0", methods="")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--train", type=int, default=5000, help="training images (class-balanced subset; 0 = all)")
     p.add_argument("--test", type=int, default=2000, help="test images (class-balanced subset; 0 = all)")
     p.add_argument("--kinds", default="dense,sparse,conv")
     p.add_argument("--epochs", default="dense=20,sparse=20,conv=5",
                    help="per-kind training epochs (the recipe's when a kind is not named)")
-    p.add_argument("--attack", default="T=20,mine.K=96,mine.m=32,mine.steps=5,mi_eval_steps=0",
-                   help="attack overrides (no prefix: every attack with that field)")
     p.add_argument("--seeds", default="0,1", help="seeds of the GA runs")
     p.add_argument("--budget", default="epochs", choices=["epochs", "steps"])
-    p.add_argument("--retrain-seeds", default="", help="e.g. 0,1,2: retrain every row (the original too) per seed")
-    p.add_argument("--methods", default="", help="augmentation methods (default: Table 4's, controls included)")
-    p.add_argument("--preset", default="reference_code", choices=["reference_code", "paper"])
-    p.add_argument("--tag", default="", help="suffix of the result names (e.g. full)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--out", default=str(REPO / "results" / "real"))
     a = p.parse_args(argv)
 
     import matplotlib
@@ -63,11 +52,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(a.threads)
     common = dict(dataset=a.dataset, root=a.root, train_limit=a.train or None, test_limit=a.test or None,
-                  attack_set=tuple(x for x in a.attack.split(",") if x),
-                  seeds=tuple(int(s) for s in a.seeds.split(",")), budget=a.budget, preset=a.preset,
-                  retrain_seeds=tuple(int(s) for s in a.retrain_seeds.split(",") if s))
-    if a.methods:
-        common["methods"] = tuple(m for m in a.methods.split(",") if m)
+                  seeds=tuple(int(s) for s in split(a.seeds)), budget=a.budget, **augmentation_table_values(a))
     kinds = [k for k in a.kinds.split(",") if k]
     command = command_line("real_table4.py", argv)
     suffix = ("_steps" if a.budget == "steps" else "") + (f"_{a.tag}" if a.tag else "")

@@ -20,33 +20,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import command_line, log_invocation  # noqa: E402
+from _common import augmentation_table_args, augmentation_table_values, command_line, log_invocation
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default=str(REPO.parent / "shared" / "data"))
+    augmentation_table_args(p, REPO, attack="T=20,mine.K=96,mine.m=32,mine.steps=5,mine.projection=per_attack,"
+                                            "mi_eval_steps=0",
+                            methods="original,mine-uae,no-mi,start-only,ga:0.01,duplicate", retrain_seeds="0,1,2")
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--train", type=int, default=2000, help="training images (class-balanced subset; 0 = all)")
     p.add_argument("--test", type=int, default=2000, help="test images (class-balanced subset; 0 = all)")
     p.add_argument("--encoder", default="small", choices=["small", "resnet18"])
     p.add_argument("--epochs", type=int, default=20, help="SimCLR pretraining epochs (the paper: 1000)")
-    p.add_argument("--attack", default="T=20,mine.K=96,mine.m=32,mine.steps=5,mine.projection=per_attack,"
-                                       "mi_eval_steps=0", help="attack overrides")
-    p.add_argument("--methods", default="original,mine-uae,no-mi,start-only,ga:0.01,duplicate")
-    p.add_argument("--retrain-seeds", default="0,1,2", help="retrain every row (the original too) per seed")
-    p.add_argument("--preset", default="reference_code", choices=["reference_code", "paper"])
-    p.add_argument("--tag", default="", help="suffix of the result names (e.g. full)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--out", default=str(REPO / "results" / "real"))
     a = p.parse_args(argv)
     from uaelab.data.registry import DATASETS, canonical_name
 
@@ -69,10 +60,8 @@ def main(argv=None) -> int:
     log = json.loads(runs.read_text()) if runs.exists() else {}
     t0 = time.time()
     res = table5_simclr("paper", dataset=a.dataset, root=a.root, train_limit=a.train or None,
-                        test_limit=a.test or None, encoder=a.encoder, epochs=a.epochs,
-                        attack_set=tuple(x for x in a.attack.split(",") if x), preset=a.preset,
-                        methods=tuple(a.methods.split(",")), seeds=(0,),
-                        retrain_seeds=tuple(int(x) for x in a.retrain_seeds.split(",") if x))
+                        test_limit=a.test or None, encoder=a.encoder, epochs=a.epochs, seeds=(0,),
+                        **augmentation_table_values(a))
     log = {**log_invocation(log, time.time() - t0, command), "config": res.config, "notes": res.notes,
            "command": command}
     out = Path(a.out)

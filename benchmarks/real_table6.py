@@ -29,40 +29,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import command_line, log_invocation  # noqa: E402
+from _common import augmentation_table_args, augmentation_table_values, command_line, log_invocation
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default=str(REPO.parent / "shared" / "data"))
+    augmentation_table_args(p, REPO, attack="T=20,mine.K=96,mine.m=32,mine.steps=5",
+                            methods="original,mine-uae,duplicate")
     p.add_argument("--datasets", default="isolet,coil20,mnist,fashion-mnist")
     p.add_argument("--train", type=int, default=1000, help="training samples for MNIST / Fashion-MNIST")
     p.add_argument("--epochs", type=int, default=None, help="concrete AE epochs (default: the recipe's 300)")
-    p.add_argument("--attack", default="T=20,mine.K=96,mine.m=32,mine.steps=5")
-    p.add_argument("--methods", default="original,mine-uae,duplicate")
     p.add_argument("--budget", default="epochs", choices=["epochs", "steps"],
                    help="retraining budget: same epochs (paper) or same number of gradient steps")
     p.add_argument("--model-seed", type=int, default=0,
                    help="seed of the original model; every retrained model starts from the same initialisation")
-    p.add_argument("--retrain-seeds", default="", help="e.g. 0,1,2,3,4: retrain every row (the original too) per seed")
-    p.add_argument("--preset", default="reference_code", choices=["reference_code", "paper"])
-    p.add_argument("--tag", default="", help="suffix of the result names (e.g. full)")
     p.add_argument("--label-column", default=None, help="CSV datasets: the label column (default: the last)")
     p.add_argument("--drop-columns", default="", help="CSV datasets: comma-separated columns to leave out")
     p.add_argument("--non-numeric", default="error", choices=["error", "drop", "onehot"],
                    help="CSV datasets: what to do with text feature columns")
     p.add_argument("--nan-policy", default="error", choices=["error", "drop", "impute-mean"],
                    help="CSV datasets: what to do with missing values")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--out", default=str(REPO / "results" / "real"))
     a = p.parse_args(argv)
 
     import matplotlib
@@ -88,11 +79,8 @@ def main(argv=None) -> int:
         t0 = time.time()
         limit = a.train if name in ("mnist", "fashion-mnist") else None
         res = table6_concrete("paper", datasets=(name,), root=a.root, train_limit=limit, epochs=a.epochs,
-                              attack_set=tuple(x for x in a.attack.split(",") if x),
-                              methods=tuple(a.methods.split(",")), seeds=(0,), budget=a.budget,
-                              model_seed=a.model_seed, preset=a.preset,
-                              retrain_seeds=tuple(int(x) for x in a.retrain_seeds.split(",") if x),
-                              **csv_options(a, name))
+                              seeds=(0,), budget=a.budget, model_seed=a.model_seed,
+                              **augmentation_table_values(a), **csv_options(a, name))
         name = known_as(name)  # a CSV path is logged and written under its dataset name (mice-protein)
         log[name] = {**log_invocation(log.get(name), time.time() - t0, command), "train_limit": limit,
                      "config": res.config, "notes": res.notes, "command": command}

@@ -1,10 +1,10 @@
 """Train the Table 4 autoencoders and the Carlini–Wagner classifier on the real MNIST.
 
-Uses the released settings (``uaelab.train.RECIPES[...]["paper"]``) unless ``--epochs`` caps
+Uses the released settings (``uaelab.models.train.RECIPES[...]["paper"]``) unless ``--epochs`` caps
 them, trains through the model zoo (so later experiments reuse the checkpoints), and writes
 ``results/real/models_mnist.json`` and ``.md`` after every model, so a run cut short still
 reports what finished. Reconstruction error is per-pixel MSE on the 10k test images
-(``uaelab.metrics.reconstruction_error``), compared with Table 4's 'Original' column.
+(``uaelab.evaluate.metrics.reconstruction_error``), compared with Table 4's 'Original' column.
 
     .venv/bin/python benchmarks/train_real_mnist.py --root ../shared/data --threads 1 \
         --models dense sparse conv adversarial classifier --epochs classifier=4 \
@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_common
 
-from _common import mnist_missing  # noqa: E402
-from uaelab import metrics, zoo  # noqa: E402
-from uaelab.data import load_dataset  # noqa: E402
-from uaelab.train import recipe_settings  # noqa: E402
+from _common import mnist_missing
+from uaelab.data import load_dataset
+from uaelab.evaluate import metrics
+from uaelab.models import zoo
+from uaelab.models.train import recipe_settings
 
 NOTES = """
 Unit: per-pixel mean squared error on the 10k MNIST test images (mean over samples and pixels),

@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 
 def main(argv=None) -> int:
@@ -30,8 +28,8 @@ def main(argv=None) -> int:
 
     import pandas as pd
 
+    from uaelab.augment.store import load_adversarial, read_manifest
     from uaelab.data import load_dataset
-    from uaelab.store import load_adversarial, read_manifest
     from uaelab.utils import cache_dir
 
     x = load_dataset(a.dataset, root=a.root, limit=a.train, test_limit=a.test, seed=0).x_train

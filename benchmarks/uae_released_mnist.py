@@ -18,7 +18,7 @@ Methods, all with the same preset, start δ0 and success rule:
 * ``l2-uae``: maximise the summed squared reconstruction loss instead of -MI;
 * ``mine-uae-paper``: MINE-UAE with the paper-text preset (L2 norms, δ0 = 0, c0 = 0), for contrast.
 
-Every method is generated through :func:`uaelab.store.generate_to_dir`, so an interrupted run
+Every method is generated through :func:`uaelab.augment.store.generate_to_dir`, so an interrupted run
 continues where it stopped (same command). Writes ``results/real/uae_released_mnist.{json,md}``
 after every method, with the command, wall times and load averages.
 
@@ -29,23 +29,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import command_line, loadavg, mnist_missing  # noqa: E402
-from uaelab import store, zoo  # noqa: E402
-from uaelab.attacks import make_attack  # noqa: E402
-from uaelab.criteria import reconstruction  # noqa: E402
-from uaelab.data import load_dataset  # noqa: E402
-from uaelab.metrics import perturbation_sizes, reconstruction_error  # noqa: E402
-from uaelab.utils import cache_dir, fingerprint  # noqa: E402
+from _common import command_line, loadavg, mnist_missing
+from uaelab.attacks import make_attack
+from uaelab.attacks.criteria import reconstruction
+from uaelab.augment import store
+from uaelab.data import load_dataset
+from uaelab.evaluate.metrics import perturbation_sizes, reconstruction_error
+from uaelab.models import zoo
+from uaelab.utils import cache_dir, fingerprint
 
 # method -> (attack name, preset, extra overrides)
 METHODS = {
@@ -169,7 +167,7 @@ def retrain(x, x_eval, made: dict, seeds: tuple[int, ...]) -> dict:
     budget against the released budget (the Table 4 dense margin) say whether the budget changes
     what augmentation does (uaelab.claims judges the same numbers)."""
     from uaelab import paper
-    from uaelab.train import recipe_settings, train_autoencoder
+    from uaelab.models.train import recipe_settings, train_autoencoder
     from uaelab.verdicts import compare
 
     sets = {"original": x, "duplicate": torch.cat([x, x])}

@@ -386,7 +386,7 @@ def save_screenshot(page, path: Path) -> Path:
 
 _SETUP = """import matplotlib
 import matplotlib.pyplot as plt
-from uaelab.widgets import explore, slider
+from uaelab.viz.widgets import explore, slider
 """
 
 _CELLS = {

@@ -6,17 +6,17 @@ import pytest
 import torch
 from torch import nn
 
-from uaelab import criteria as C
 from uaelab.attacks import METHODS, PRESETS, MinMaxSettings, NoMI, make_attack
+from uaelab.attacks import criteria as C
 from uaelab.attacks.minmax import glorot_limit, start_limit
-from uaelab.mine import ConvSampler, MineSettings, closed_form_mi
+from uaelab.mi.mine import ConvSampler, MineSettings, closed_form_mi
 from uaelab.models import DenseAE
 
 
 @pytest.fixture(scope="module")
 def digits_ae():
     from uaelab.data import load_dataset
-    from uaelab.zoo import get_model
+    from uaelab.models.zoo import get_model
 
     data = load_dataset("digits")
     return get_model("dense", data, profile="quick", progress=False), data
@@ -59,7 +59,7 @@ def test_closed_form_attack_is_exact_deterministic_and_batch_independent(digits_
     alone = make()(x[2:3], indices=torch.tensor([2]))
     torch.testing.assert_close(alone.x_adv[0], a.x_adv[2])
     # the supervised attack takes it too (MI maximised)
-    from uaelab.zoo import get_model
+    from uaelab.models.zoo import get_model
 
     clf = get_model("classifier", data, profile="quick", progress=False)
     sup = make_attack("mine-sup", clf, profile="quick", overrides=["mine.estimator=closed-form", "minmax.T=5"])
@@ -154,11 +154,12 @@ def test_conv_sampler_takes_the_maps_after_relu():
 # -- registration ------------------------------------------------------------------------------
 def test_ablations_are_augmentation_methods_and_cli_choices():
     from uaelab.augment import parse_method
+    from uaelab.augment.generation import build_parser
     from uaelab.experiments.table4_reconstruction import attack_overrides
-    from uaelab.generate import build_parser
 
     m = parse_method("closed-form")
-    assert m.attack == "mine-uae" and attack_overrides(m, ("T=5",)) == ["mine.estimator=closed-form", "minmax.T=5"]
+    assert m.attack == "mine-uae" and attack_overrides(m, ("T=5",)) == {"attack": {"T": 5},
+                                                                        "mine": {"estimator": "closed-form"}}
     assert parse_method("no-mi").attack == "no-mi" and parse_method("No-MI").label == "no-MI"
     with pytest.raises(ValueError, match="closed-form"):
         parse_method("exact-mi")
@@ -222,14 +223,15 @@ def test_start_only_is_the_minmax_start_kept_where_it_succeeds(digits_ae):
     """The "start-only" augmentation control: the MinMax loop stopped before its first step, with
     the same δ0 draw as MINE-UAE; a success is exactly x + δ0, and the row is a control label."""
     from uaelab.augment import CONTROL_LABELS, parse_method
-    from uaelab.experiments.table4_reconstruction import make_uae_attack
+    from uaelab.experiments.table4_reconstruction import ReconstructionTask
 
     ae, data = digits_ae
     x, idx = data.x_train[:64], torch.arange(64)
     method = parse_method("start-only")
     assert method.label in CONTROL_LABELS and method.stream == parse_method("mine-uae").stream
-    att = make_uae_attack(method, ae, "quick", (), 0, preset="reference_code")
-    ref = make_uae_attack(parse_method("mine-uae"), ae, "quick", (), 0, preset="reference_code")
+    task = ReconstructionTask("dense", "quick", preset="reference_code")
+    att = task.make_attack(method, ae, 0)
+    ref = task.make_attack(parse_method("mine-uae"), ae, 0)
     assert att.settings.T == 1 and att.seed == ref.seed
     res = att(x, indices=idx)
     x0 = ref._init_x(x, idx, ref.settings.epsilon)

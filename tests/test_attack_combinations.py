@@ -11,24 +11,22 @@ from uaelab.attacks import METHODS, PRESETS, AttackResult, make_attack
 ESTIMATORS = ("mine", "closed-form")
 # tiny budgets, written for whichever of these fields a method's settings have
 TINY = {"T": 2, "steps": 2, "binary_steps": 2, "mi_eval_steps": 2}
-TINY_MINE = ["mine.steps=2", "mine.K=8", "mine.m=4"]
+TINY_MINE = {"steps": 2, "K": 8, "m": 4}
 
 
 @pytest.fixture(scope="module")
 def models():
     from uaelab.data import load_dataset
-    from uaelab.zoo import get_model
+    from uaelab.models.zoo import get_model
 
     data = load_dataset("digits")
     return {"autoencoder": get_model("dense", data, profile="quick", progress=False),
             "classifier": get_model("classifier", data, profile="quick", progress=False)}, data
 
 
-def overrides_for(method: str, estimator: str) -> list[str]:
-    spec = METHODS[method]
-    names = spec.cls.settings_cls().field_names() if spec.cls.settings_cls else ()
-    return TINY_MINE + [f"mine.estimator={estimator}"] + [
-        f"{spec.component}.{k}={v}" for k, v in TINY.items() if k in names]
+def attack_values(method: str) -> dict:
+    names = METHODS[method].cls.settings_cls.field_names()
+    return {k: v for k, v in TINY.items() if k in names}
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -40,8 +38,8 @@ def test_method_estimator_preset_runs_or_names_the_fix(method, estimator, preset
     model = nets["classifier" if spec.supervised else "autoencoder"]
     x, y = data.x_test[:2], data.y_test[:2]
     try:
-        att = make_attack(method, model, profile="quick", preset=preset,
-                          overrides=overrides_for(method, estimator))
+        att = make_attack(method, model, profile="quick", preset=preset, attack=attack_values(method),
+                          mine={**TINY_MINE, "estimator": estimator})
         res = att(x, y if spec.supervised else None)
     except ValueError as err:  # a refusal must say what to change
         assert any(w in str(err) for w in ("use", "set", "pass", "choose")), f"{method}: {err}"

@@ -6,7 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-from uaelab import criteria as C
 from uaelab.attacks import (
     L2UAE,
     PGD,
@@ -18,10 +17,11 @@ from uaelab.attacks import (
     bracket_update,
     make_attack,
 )
+from uaelab.attacks import criteria as C
 from uaelab.attacks.gaussian import GaussianSettings
 from uaelab.attacks.l2uae import L2UAESettings
 from uaelab.attacks.pgd import PGDSettings
-from uaelab.mine import MineSettings
+from uaelab.mi.mine import MineSettings
 from uaelab.models import DenseAE, DigitsClassifier
 
 SMALL_MINE = MineSettings(K=32, m=16, steps=3)

@@ -8,13 +8,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from uaelab import augment, store
 from uaelab.attacks import attack_config
-from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation
-from uaelab.augment_tables import summarize
+from uaelab.augment import AugmentSettings, improvement, parse_method, run_augmentation, store
+from uaelab.augment import pipeline as augment
+from uaelab.augment import task as autoencoder_task
+from uaelab.augment.robustness import robust_accuracy
+from uaelab.augment.tables import summarize
+from uaelab.augment.task import AutoencoderTask, code_digest
 from uaelab.experiments.table4_reconstruction import ReconstructionTask
 from uaelab.experiments.table5_simclr import contrastive_loss
-from uaelab.robustness import robust_accuracy
 from uaelab.utils import generator
 
 
@@ -237,3 +239,152 @@ def test_evaluations_restore_the_models_mode():
         assert clf.training is training
         contrastive_loss(clf, data.x_test, batch_size=5)
         assert clf.training is training
+
+
+# -- AutoencoderTask: a user's own autoencoder class -----------------------------------------
+class ShapeAE(torch.nn.Module):
+    """A user's autoencoder: records the shape it was built for."""
+
+    built_for: list = []
+
+    def __init__(self, shape, hidden=4):
+        super().__init__()
+        ShapeAE.built_for.append(shape)
+        d = math.prod(shape)
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(d, hidden), torch.nn.ReLU(),
+                                       torch.nn.Linear(hidden, d), torch.nn.Sigmoid(), torch.nn.Unflatten(1, shape))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def _ae_task(**kw):
+    from uaelab.models.train import TrainSettings
+
+    kw.setdefault("train_settings", TrainSettings(epochs=2, batch_size=16))
+    return AutoencoderTask("shape-ae", ShapeAE, **kw)
+
+
+def test_autoencoder_task_derives_shape_seed_and_loss():
+    ShapeAE.built_for.clear()
+    task = _ae_task()
+    images, table = torch.rand(40, 1, 4, 4), torch.rand(40, 5)
+    a = task.train(images, None, seed=3)
+    b = task.train(images, torch.zeros(40, dtype=torch.long), seed=3)  # labels are ignored: the target is x
+    c = task.train(table, None, seed=4)
+    assert ShapeAE.built_for == [(1, 4, 4), (1, 4, 4), (5,)]  # the shape comes from the data
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    d = task.train(images, None, seed=4)
+    assert not torch.equal(a.net[1].weight, d.net[1].weight)  # the seed reaches the initialisation
+    assert c(table).shape == table.shape and not a.training  # trained, left in eval mode
+    got = task.evaluate(a, SimpleNamespace(x_train=images, x_test=images[:10]))
+    with torch.no_grad():
+        assert got["error"] == pytest.approx(float((a(images[:10]) - images[:10]).pow(2).mean()))
+    assert list(got) == list(task.metrics)
+
+
+def test_autoencoder_task_epoch_scale_and_resume(tmp_path, monkeypatch):
+    seen = []
+    real_fit = autoencoder_task.fit
+    monkeypatch.setattr(autoencoder_task, "fit", lambda m, x, settings, **kw: seen.append((settings, kw)) or real_fit(
+        m, x, settings=settings, **kw))
+    task = _ae_task()
+    task.train(torch.rand(20, 3), None, seed=1, epoch_scale=0.5, state_path=tmp_path / "s.state")
+    (s, kw), = seen
+    assert s.epochs == 1 and s.seed == 1 and s.loss == "mse" and kw["state_path"] == tmp_path / "s.state"
+    assert (tmp_path / "s.state").exists()  # resumable: fit wrote its state
+
+
+def test_autoencoder_task_attack_and_config():
+    from uaelab.attacks import Gaussian, MinMax, NoMI
+
+    task = _ae_task(attack_overrides=("minmax.T=3", "mine.steps=2", "l2uae.T=4"))
+    ae = ShapeAE((4,))
+    att = task.make_attack(parse_method("mine-uae"), ae, seed=0)
+    assert isinstance(att, MinMax) and att.settings.T == 3 and att.mine_settings.steps == 2
+    assert att.settings.c0 == 1e-3  # the reference_code preset, as Tables 4 and 6
+    assert isinstance(task.make_attack(parse_method("no-mi"), ae, 0), NoMI)
+    l2 = task.make_attack(parse_method("l2-uae"), ae, 0)
+    assert l2.settings.T == 4 and l2.mine_settings.steps == 2  # each attack takes its own component's values
+    # a method's own values win over the task's: start-only stays the random start (T=1), closed-form exact
+    assert task.make_attack(parse_method("start-only"), ae, 0).settings.T == 1
+    closed = _ae_task(attack_overrides=("mine.estimator=mine",)).make_attack(parse_method("closed-form"), ae, 0)
+    assert closed.mine_settings.estimator == "closed-form"
+    ga = task.make_attack(parse_method("ga:0.01"), ae, 0)
+    assert isinstance(ga, Gaussian) and ga.settings.sigma == 0.01
+    res = att(torch.rand(3, 4))
+    assert res.x_adv.shape == (3, 4)  # the reconstruction criterion, inferred for the autoencoder
+    cfg = task.config()
+    assert cfg["model"].endswith("ShapeAE") and cfg["preset"] == "reference_code" and cfg["profile"] == "quick"
+    assert _ae_task(model_kwargs={"hidden": 8}).config() != _ae_task().config()
+    assert _ae_task().config() == task.config() | {"attack_overrides": []}
+
+    class Scored(AutoencoderTask):  # a subclass's own code changes the rows: it keys them
+        def evaluate(self, model, data):
+            return {**super().evaluate(model, data), "extra": 1.0}
+
+    sub = Scored("shape-ae", ShapeAE, train_settings=task.train_settings).config()
+    assert sub != _ae_task().config() and {k: v for k, v in sub.items() if k != "task"} == {
+        k: v for k, v in _ae_task().config().items() if k != "task"}
+
+
+def _define(source: str, filename: str):
+    ns: dict = {"torch": torch, "__name__": "user_notebook"}
+    exec(compile(source, filename, "exec"), ns)
+    return ns["AE"]
+
+
+AE_SOURCE = '''
+class AE(torch.nn.Module):
+    SCALE = 1.0
+
+    def __init__(self, shape):
+        super().__init__()
+        self.lin = torch.nn.Linear(shape[0], shape[0])
+
+    def forward(self, x):
+        return torch.sigmoid(self.lin(x) * {scale})
+'''
+
+
+def test_code_digest_follows_the_code_not_the_file():
+    base = code_digest(_define(AE_SOURCE.format(scale=1), "<cell 1>"))
+    # the same class again, in another cell further down: same key (a notebook's cache survives)
+    assert code_digest(_define("\n\n\n" + AE_SOURCE.format(scale=1), "<cell 7>")) == base
+    # an edited forward, or an edited class attribute: another key (never a stale cached model)
+    assert code_digest(_define(AE_SOURCE.format(scale=2), "<cell 1>")) != base
+    assert code_digest(_define(AE_SOURCE.format(scale=1).replace("1.0", "2.0"), "<cell 1>")) != base
+
+
+def test_autoencoder_task_refuses_what_cannot_work():
+    with pytest.raises(ValueError, match="the class, not an instance"):
+        AutoencoderTask("x", ShapeAE((3,)))
+    with pytest.raises(ValueError, match="cache folders"):
+        AutoencoderTask("my model/1", ShapeAE)
+    with pytest.raises(ValueError, match="TrainSettings"):
+        AutoencoderTask("x", ShapeAE, train_settings={"epochs": 2})
+    with pytest.raises(ValueError, match="preset"):
+        AutoencoderTask("x", ShapeAE, preset="released")
+    with pytest.raises(ValueError, match="Did you mean 'minmax'"):  # a typo never applies to nothing
+        AutoencoderTask("x", ShapeAE, attack_overrides=("minmx.T=3",))
+    with pytest.raises(ValueError, match="'TT'"):
+        AutoencoderTask("x", ShapeAE, attack_overrides=("minmax.TT=3",))
+
+    class Encoder(ShapeAE):
+        def forward(self, x):
+            return self.net[:3](x)  # the code only: not an autoencoder
+
+    with pytest.raises(ValueError, match="must return its input's shape"):
+        AutoencoderTask("x", Encoder).train(torch.rand(8, 6), None, seed=0)
+
+
+def test_run_augmentation_takes_settings_fields(tmp_cache):
+    data, task = toy_data(), MeanTask()
+    rows = run_augmentation(task, data, methods=("original", "duplicate"), retrain_seeds=(0, 1), progress=False)
+    assert [(r["key"], r["retrain_seed"]) for r in rows] == [("original", 0), ("original", 1), ("duplicate", 0),
+                                                            ("duplicate", 1)]
+    same = run_augmentation(task, data, settings=AugmentSettings(methods=("original", "duplicate"),
+                                                                 retrain_seeds=(0, 1)), progress=False)
+    assert [r["error"] for r in same] == [r["error"] for r in rows]
+    with pytest.raises(ValueError, match="retrain_seeds"):
+        run_augmentation(task, data, retrain_seed=(0, 1))  # misspelt: raises, never ignored

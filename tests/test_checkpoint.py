@@ -6,9 +6,10 @@ import warnings
 import pytest
 import torch
 
-from uaelab import checkpoint, models, train, zoo
+from uaelab import models
 from uaelab.data import load_dataset
-from uaelab.train import recipe_settings
+from uaelab.models import checkpoint, train, zoo
+from uaelab.models.train import recipe_settings
 
 SETTINGS = {"epochs": 1, "lr": 0.1}
 

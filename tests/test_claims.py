@@ -57,7 +57,7 @@ def test_readme_summary_and_claims_files_are_generated_from_results():
     `python -m uaelab.claims` after new results); so are results/real/claims.{csv,md}, the forest
     plot's data and docs/findings.md."""
     from uaelab.claims import claims_markdown, claims_table
-    from uaelab.claims_report import (
+    from uaelab.claims.report import (
         FINDINGS,
         FOREST,
         FOREST_DATA,
@@ -156,3 +156,39 @@ def test_table5_claims_read_the_experiment_files(tmp_path):
     t5 = claims_table(tmp_path).set_index("id").filter(like="t5-", axis=0)
     assert len(t5) == 11 and (t5["verdict"] != "not run").all(), t5[["verdict", "measured"]]
     assert t5.loc["t5-criterion-constrains", "verdict"] == "equivalent"  # the criterion is a constant
+
+
+def test_a_rerun_replaces_a_methods_rows_only_over_the_same_originals(tmp_path):
+    """runs() merges a rerun of one method into a full run (the Table 5 start-only rows) only when
+    both trained the same originals; the merged family then judges the rerun's rows."""
+    from uaelab.claims.table import runs
+
+    def frame(method_rows: dict[str, list[float]]) -> pd.DataFrame:
+        rows = [{"model": "m", "method": m, "seed": 0, "retrain_seed": s, "loss": v}
+                for m, vals in method_rows.items() for s, v in enumerate(vals)]
+        return pd.DataFrame(rows)
+
+    full = tmp_path / "full_runs.csv"
+    frame({"Original": [5.0, 5.1, 5.2], "MINE-UAE": [4.0, 4.1, 4.2], "start": [9.0, 9.0, 9.0]}).to_csv(full)
+    rerun = tmp_path / "rerun_runs.csv"
+    frame({"Original": [5.0, 5.1, 5.2], "start": [4.5, 4.6, 4.7]}).to_csv(rerun)
+    merged = runs((full, rerun))
+    assert sorted(merged[merged["method"] == "start"]["loss"]) == [4.5, 4.6, 4.7]
+    assert len(merged[merged["method"] == "Original"]) == 3 and len(merged) == 9
+    other = tmp_path / "other_runs.csv"
+    frame({"Original": [5.0, 5.1, 5.3], "start": [4.5, 4.6, 4.7]}).to_csv(other)
+    with pytest.raises(ValueError, match="Original rows differ"):
+        runs((full, other))
+
+
+def test_table5_start_only_claims_never_read_the_void_rows():
+    """The full Table 5 run's start-only rows repeat its no-MI rows (a run-wide T overrode the
+    method's T = 1); the claims read the rerun or say "not run"."""
+    from uaelab.claims import claims_table
+
+    t = claims_table().set_index("id")
+    for metric in ("loss", "accuracy"):
+        row = t.loc[f"t5-{metric}-vs-randomstartonly"]
+        assert row["evidence"].endswith("table5_fashion-mnist_startonly_runs.csv")
+        if row["verdict"] != "not run":
+            assert "from their own run" in row["budget"]

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from uaelab.mine import RandomSampler, closed_form_mi, estimate_mi
+from uaelab.mi.mine import RandomSampler, closed_form_mi, estimate_mi
 
 
 def _digit_pair(noise: float, seed: int = 1):

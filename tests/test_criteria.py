@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from uaelab import criteria as C
 from uaelab.attacks import attack_config, make_attack
+from uaelab.attacks import criteria as C
 from uaelab.models.simclr import SimCLR, SmallEncoder, nt_xent
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from uaelab.exercises import nb01, nb02, nb03
-from uaelab.mine import closed_form_mi
+from uaelab.mi.mine import closed_form_mi
 
 
 # -- notebook 03, exercise 1: the per-sample L∞ norm of PGD's examples ---------------------------

@@ -84,7 +84,7 @@ def test_strict_mode_raises_and_restores():
 def test_nb07_downstream_accuracy():
     from types import SimpleNamespace
 
-    from uaelab.metrics import extra_trees_accuracy
+    from uaelab.evaluate.metrics import extra_trees_accuracy
 
     g = torch.Generator().manual_seed(0)
     y = torch.arange(120) % 3

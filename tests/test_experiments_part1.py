@@ -22,7 +22,7 @@ from uaelab.experiments import (
     supervised,
 )
 from uaelab.models.classifiers import DigitsClassifier
-from uaelab.plotting import CROSS_GID
+from uaelab.viz.plotting import CROSS_GID
 
 MODULES = (classifier_setup, mine_gaussians, supervised, eps_sweep, minmax_vs_penalty, fid_kid)
 _NETS: dict = {}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -22,9 +23,41 @@ def test_registered():
 def test_attack_overrides_translate_per_method():
     # an unprefixed field reaches every attack that has it, so MINE-UAE and L2-UAE share T
     mine, l2 = parse_method("mine-uae"), parse_method("l2-uae")
-    assert attack_overrides(mine, ("T=7", "mine.K=8", "mi_eval_steps=0")) == ["minmax.T=7", "mine.K=8"]
-    assert attack_overrides(l2, ("T=7", "mi_eval_steps=0")) == ["l2uae.T=7", "l2uae.mi_eval_steps=0"]
-    assert attack_overrides(parse_method("ga:0.01"), ("T=7",)) == ["gaussian.sigma=0.01"]
+    assert attack_overrides(mine, ("T=7", "mine.K=8", "mi_eval_steps=0")) == {"attack": {"T": 7}, "mine": {"K": 8}}
+    assert attack_overrides(l2, ("T=7", "mi_eval_steps=0")) == {"attack": {"T": 7, "mi_eval_steps": 0}, "mine": {}}
+    assert attack_overrides(parse_method("ga:0.01"), ("T=7",)) == {"attack": {"sigma": 0.01}, "mine": {}}
+    # the values are typed: read from text once, here
+    assert type(attack_overrides(mine, ("T=7",))["attack"]["T"]) is int
+
+
+@pytest.mark.parametrize("entry, match", [
+    ("Tt=7", "no attack has a setting 'Tt'. Did you mean 'T'"),  # misspelt field: raised, not skipped
+    ("mnie.K=8", "unknown settings component 'mnie'. Did you mean 'mine'"),  # misspelt prefix
+    ("mine.KK=8", "MineSettings has no setting 'KK'. Did you mean 'K'"),
+    ("minmax.alpah=0.1", "MinMaxSettings has no setting 'alpah'. Did you mean 'alpha'"),
+    ("T", "must look like field=value"),
+])
+def test_attack_set_typos_raise_with_did_you_mean(entry, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        attack_overrides(parse_method("mine-uae"), (entry,))
+    # and the settings refuse them before any training starts
+    with pytest.raises(ValueError, match=re.escape(match)):
+        Table4Settings.from_profile("quick", attack_set=(entry,))
+
+
+def test_a_methods_own_values_win_over_the_runs_budget():
+    # "start-only" is MinMax with T = 1: a run-wide T = 20 must not turn it into a full no-MI run
+    # (it did before 2026-12-06: the committed Table 5 start-only rows equalled the no-MI rows)
+    from uaelab.attacks import make_attack
+    from uaelab.models import DenseAE
+
+    start = parse_method("start-only")
+    ov = attack_overrides(start, ("T=20", "mine.K=8"))
+    assert ov == {"attack": {"T": 1}, "mine": {"K": 8}}
+    attack = make_attack(start.attack, DenseAE((1, 8, 8)), profile="quick", **ov)
+    assert attack.settings.T == 1
+    closed = attack_overrides(parse_method("closed-form"), ("mine.estimator=mine",))
+    assert closed["mine"] == {"estimator": "closed-form"}
 
 
 def test_table4_settings_errors():

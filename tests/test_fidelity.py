@@ -6,7 +6,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from uaelab.fidelity import (
+from uaelab.evaluate.fidelity import (
     ClassifierFeatures,
     FidelitySettings,
     _Uint8Images,

@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from conftest import REPO
-from uaelab import checkpoint, store
+from uaelab.augment import store
+from uaelab.augment.generation import parse_indices
 from uaelab.cli import main as cli_main
-from uaelab.generate import parse_indices
+from uaelab.models import checkpoint
 
 # Tiny, fast settings: the test checks plumbing and determinism, not attack quality.
 FAST = ["--set", "minmax.T=3", "--set", "mine.steps=2", "--set", "mine.K=8", "--set", "mine.m=8"]

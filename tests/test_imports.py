@@ -14,6 +14,9 @@ from conftest import REPO
 PKG = REPO / "uaelab"
 # third-party modules that cost about a second to import and only some calls need: imported on use
 SLOW = ("torchvision", "sklearn", "torch_fidelity", "scipy", "statsmodels", "PIL", "matplotlib.pyplot")
+# the command dispatcher imports each command's modules when that command runs, so that
+# `uaelab generate --help` never imports matplotlib or the experiments (tests/test_plugins.py)
+DISPATCHERS = ("uaelab.cli",)
 
 
 def module_name(path: Path) -> str:
@@ -53,11 +56,22 @@ def uaelab_targets(name: str, node: ast.Import | ast.ImportFrom) -> set[str]:
     return subs | ({base} if len(subs) < len(node.names) else set())
 
 
+def parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
 def import_graph() -> dict[str, set[str]]:
+    """Module -> the uaelab modules its import executes, including the ``__init__`` of every
+    package above a target (importing ``uaelab.augment.cache`` runs ``uaelab/augment/__init__.py``)
+    that is not already running above the importer."""
     graph = {}
     for name, path in MODULES.items():
         imports = top_level_imports(ast.parse(path.read_text()))
-        graph[name] = set().union(*[uaelab_targets(name, n) for n in imports]) - {name}
+        targets = set().union(*[uaelab_targets(name, n) for n in imports])
+        own = set(parents(name)) | {name}
+        targets |= {p for t in targets for p in parents(t) if p in MODULES}
+        graph[name] = targets - own
     return graph
 
 
@@ -85,7 +99,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_known_edges():
     graph = import_graph()
-    assert "uaelab.cache" in graph["uaelab.augment"] and "uaelab.store" in graph["uaelab.augment"]
+    assert {"uaelab.augment.cache", "uaelab.augment.store"} <= graph["uaelab.augment.pipeline"]
+    assert "uaelab.augment" in graph["uaelab.experiments"]  # importing augment.cache runs the package's __init__
     assert "uaelab.data.registry" in graph["uaelab.data"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
@@ -98,7 +113,7 @@ def test_no_import_cycle_inside_uaelab():
 def test_imports_at_module_top():
     late = []
     for name, path in MODULES.items():
-        if ".exercises" in name:  # notebook exercise helpers import what the exercise is about
+        if ".exercises" in name or name in DISPATCHERS:  # exercise helpers import what the exercise is about
             continue
         tree = ast.parse(path.read_text())
         top = {id(n) for n in top_level_imports(tree)}
@@ -131,3 +146,49 @@ print(json.dumps(failed))
     assert out.returncode == 0, out.stderr[-3000:]
     failed = json.loads(out.stdout.strip().splitlines()[-1])
     assert not failed, "\n".join(f"{k}:\n{v}" for k, v in failed.items())
+
+
+# The data flow as layers, bottom up: a module may import its own layer and those below, never
+# one above (docs/extending.md, "Where things live"). A name covers the module and its subpackage.
+LAYERS = (
+    ("uaelab", "uaelab.utils", "uaelab.config", "uaelab.paper", "uaelab.verdicts", "uaelab.links", "uaelab.plugins",
+     "uaelab.viz"),
+    ("uaelab.data",),
+    ("uaelab.evaluate",),
+    ("uaelab.models",),
+    ("uaelab.mi",),
+    ("uaelab.attacks",),
+    ("uaelab.augment",),
+    ("uaelab.experiments",),
+    ("uaelab.claims",),
+    ("uaelab.cli", "uaelab.__main__", "uaelab.exercises"),
+)
+
+
+def layer_of(module: str) -> int:
+    hits = [(len(p), i) for i, names in enumerate(LAYERS) for p in names
+            if module == p or module.startswith(p + ".")]
+    assert hits, f"{module} is in no layer: add it to LAYERS"
+    return max(hits)[1]
+
+
+def upward_edges(graph: dict[str, set[str]]) -> list[str]:
+    return [f"{a} (layer {layer_of(a)}) -> {b} (layer {layer_of(b)})"
+            for a, targets in sorted(graph.items()) for b in sorted(targets) if layer_of(b) > layer_of(a)]
+
+
+def test_no_import_runs_upward():
+    assert upward_edges({"uaelab.verdicts": {"uaelab.attacks.base"}})  # the check can fail
+    assert not upward_edges({"uaelab.attacks.base": {"uaelab.verdicts"}})
+    bad = upward_edges(import_graph())
+    assert not bad, "imports against the data flow:\n" + "\n".join(bad)
+
+
+def test_statistics_import_no_attack_or_augmentation_code():
+    graph = import_graph()
+    seen, todo = set(), ["uaelab.verdicts"]
+    while todo:  # everything importing uaelab.verdicts executes
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    assert not {m for m in seen if m.startswith(("uaelab.attacks", "uaelab.augment", "uaelab.mi", "uaelab.models"))}

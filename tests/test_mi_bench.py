@@ -1,4 +1,4 @@
-"""The known-MI suite (uaelab.mi_tasks) and estimate_mi against it: closed forms checked by Monte
+"""The known-MI suite (uaelab.mi.tasks) and estimate_mi against it: closed forms checked by Monte
 Carlo on the exact densities, the fast subset at the issue's tolerances (seeds 100+, the
 benchmark uses 0-4), and the benchmark's summary/verdict helpers."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from uaelab.experiments.mi_benchmark import mi_benchmark, summary, tolerance, verdicts
-from uaelab.mi_estimator import GaussianCritic, rank_gaussianise
-from uaelab.mi_tasks import QUICK, SUITE, Task, _transform, correlation, gaussian_mi
-from uaelab.mine import estimate_mi
+from uaelab.mi.estimator import GaussianCritic, rank_gaussianise
+from uaelab.mi.mine import estimate_mi
+from uaelab.mi.tasks import QUICK, SUITE, Task, _transform, correlation, gaussian_mi
 
 
 @pytest.mark.parametrize("task", [Task("gauss-dense", 5, 1.0), Task("gauss-sparse", 10, 1.0),

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from uaelab.mine import (
+from uaelab.mi.mine import (
     ConvSampler,
     MineSettings,
     PerSampleMINE,

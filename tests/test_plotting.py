@@ -1,4 +1,4 @@
-"""Tests for uaelab.plotting: layouts, red-cross marking, signed differences, input checks."""
+"""Tests for uaelab.viz.plotting: layouts, red-cross marking, signed differences, input checks."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from uaelab.plotting import CROSS_GID, comparison_grid, diff_image, image_grid, new_figure
+from uaelab.viz.plotting import CROSS_GID, comparison_grid, diff_image, image_grid, new_figure
 
 
 def _crossed(fig: Figure) -> list[int]:
@@ -128,7 +128,7 @@ def test_cells_are_square_and_do_not_overlap(kw):
 
 
 def test_perturbation_grid_shared_scale_and_linf():
-    from uaelab.plotting import perturbation_grid
+    from uaelab.viz.plotting import perturbation_grid
 
     x = torch.full((3, 1, 4, 4), 0.5)
     big, small = x.clone(), x.clone()

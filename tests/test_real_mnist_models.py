@@ -8,9 +8,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from uaelab import metrics, models, train
+from uaelab import models
 from uaelab.data import load_dataset
-from uaelab.train import recipe_settings
+from uaelab.evaluate import metrics
+from uaelab.models import train
+from uaelab.models.train import recipe_settings
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 

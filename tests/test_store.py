@@ -1,4 +1,4 @@
-"""Shards, manifest, resume and read-back of uaelab.store, with a fake attack whose per-sample
+"""Shards, manifest, resume and read-back of uaelab.augment.store, with a fake attack whose per-sample
 output is a known function of (seed, dataset index)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from uaelab import store
+from uaelab.augment import store
 from uaelab.utils import generator
 
 

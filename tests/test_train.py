@@ -8,9 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from uaelab import metrics, models, train
+from uaelab import models
 from uaelab.data import load_dataset
-from uaelab.train import TrainSettings, fit, recipe_settings
+from uaelab.evaluate import metrics
+from uaelab.models import train
+from uaelab.models.train import TrainSettings, fit, recipe_settings
 
 
 @pytest.fixture(scope="module")

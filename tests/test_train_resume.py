@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from uaelab import models, zoo
+from uaelab import models
 from uaelab.data import load_dataset
-from uaelab.train import TrainSettings, TrainStateError, _rng_states, _set_rng_states, fit, recipe_settings
+from uaelab.models import zoo
+from uaelab.models.train import TrainSettings, TrainStateError, _rng_states, _set_rng_states, fit, recipe_settings
 
 
 class Interrupt(Exception):

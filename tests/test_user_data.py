@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from uaelab import checkpoint, store
+from uaelab.augment import store
 from uaelab.cli import main as cli_main
 from uaelab.data import DataSplits, load_dataset
 from uaelab.experiments import table4_reconstruction as t4
 from uaelab.experiments.table6_concrete import Table6Settings, table6_concrete
-from uaelab.models import ConcreteAutoencoder
+from uaelab.models import ConcreteAutoencoder, checkpoint
 
 OPTIONS = dict(label_column="class", drop_columns=["sample_id"], non_numeric="onehot", nan_policy="impute-mean")
 TINY_ATTACK = ("T=2", "mine.K=8", "mine.m=8", "mine.steps=1", "mi_eval_steps=0")

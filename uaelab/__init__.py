@@ -2,7 +2,9 @@
 
 Importing ``uaelab`` is cheap and has no side effects; the submodules are imported on use::
 
-    from uaelab import data, mine, attacks, models, train, experiments
+    from uaelab import data, attacks, models, experiments
+    from uaelab.mi import mine
+    from uaelab.models import train
 """
 __version__ = "0.1.0"
 

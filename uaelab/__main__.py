@@ -1,5 +1,5 @@
 """``python -m uaelab ...`` is the same as the ``uaelab`` console script."""
-from .cli import main
+from uaelab.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

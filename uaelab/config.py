@@ -1,7 +1,8 @@
-"""Typed settings and named profiles: the one place where defaults live.
+"""Typed settings and named profiles: how every component states its knobs and their defaults.
 
 Every component (data, MINE, a solver, a training loop, an experiment) describes its knobs
-as a frozen dataclass that inherits :class:`Settings`. The dataclass field defaults are the
+as a frozen dataclass that inherits :class:`Settings`, in its own module (the defaults live
+beside the code that reads them, one definition per knob). The dataclass field defaults are the
 paper's values; a class-level ``PROFILES`` dict holds the per-profile changes:
 
 * ``quick`` - embedded data and subsets, a few CPU minutes per experiment. The default for
@@ -9,8 +10,11 @@ paper's values; a class-level ``PROFILES`` dict holds the per-profile changes:
 * ``paper`` - the paper's datasets and hyper-parameters, meant for a GPU.
 
 The profile is picked by argument or by the environment variable ``UAELAB_PROFILE``; any field
-can be overridden by keyword or by ``"component.field=value"`` strings (the CLI's ``--set``).
-An unknown profile, component or field raises ``ValueError``: nothing is silently ignored.
+can be overridden by typed keyword values (code, notebooks, experiments) or by
+``"component.field=value"`` strings, which only the command line's ``--set`` passes: text is
+converted to each field's type there, once (:func:`coerce`). An unknown profile, component or
+field raises ``ValueError`` naming the closest valid one; a value of the wrong type (text for
+an int, say) raises too: nothing is silently ignored or silently converted.
 
 Example::
 
@@ -52,7 +56,8 @@ def active_profile(profile: str | None = None) -> str:
     return name
 
 
-def _suggest(name: str, options: typing.Iterable[str]) -> str:
+def did_you_mean(name: str, options: typing.Iterable[str]) -> str:
+    """``" Did you mean 'x'?"`` naming the option closest to ``name``, or "" when none is close."""
     by_lower = {o.lower(): o for o in options}
     close = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
     return f" Did you mean {by_lower[close[0]]!r}?" if close else ""
@@ -85,14 +90,14 @@ class Settings:
     def from_dict(cls: type[S], values: dict[str, Any]) -> S:
         """Build from a plain dict (e.g. a saved config); unknown keys raise ``ValueError``."""
         cls._check_names(values)
-        obj = cls(**values)  # type: ignore[call-arg]
+        obj = cls(**cls._typed(values))  # type: ignore[call-arg]
         obj.validate()
         return obj
 
     def replace(self: S, **overrides: Any) -> S:
         """A copy with some fields changed; unknown names raise ``ValueError``."""
         self._check_names(overrides)
-        obj = dataclasses.replace(self, **overrides)  # type: ignore[type-var]
+        obj = dataclasses.replace(self, **self._typed(overrides))  # type: ignore[type-var]
         obj.validate()
         return obj
 
@@ -132,12 +137,31 @@ class Settings:
         """Raise ``ValueError`` on bad field values; subclasses extend this."""
 
     @classmethod
+    def _typed(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` checked against the int / float / bool fields' types: an int given for a
+        float becomes that float (so 1 and 1.0 key a cache alike); text, or a float for an int,
+        raises ``ValueError`` (text is read only at the CLI's ``--set``, by :func:`coerce`)."""
+        hints = typing.get_type_hints(cls)
+        out = dict(values)
+        for key, value in values.items():
+            tp = hints.get(key)
+            if tp not in (int, float, bool):
+                continue
+            ok = isinstance(value, tp) and (tp is bool or not isinstance(value, bool))
+            if tp is float and isinstance(value, int) and not isinstance(value, bool):
+                out[key], ok = float(value), True
+            if not ok:
+                raise ValueError(f"{cls.__name__}.{key} takes a {tp.__name__}, got {type(value).__name__} "
+                                 f"{value!r}; pass a {tp.__name__} (text is read only from the command line's --set)")
+        return out
+
+    @classmethod
     def _check_names(cls, values: dict[str, Any]) -> None:
         names = cls.field_names()
         for key in values:
             if key not in names:
                 raise ValueError(
-                    f"{cls.__name__} has no setting {key!r}.{_suggest(key, names)} "
+                    f"{cls.__name__} has no setting {key!r}.{did_you_mean(key, names)} "
                     f"Valid settings: {', '.join(names)}"
                 )
 
@@ -221,7 +245,7 @@ def apply_overrides(
             )
         if comp not in out:
             raise ValueError(
-                f"unknown settings component {comp!r} in {item!r}.{_suggest(comp, out)} "
+                f"unknown settings component {comp!r} in {item!r}.{did_you_mean(comp, out)} "
                 f"Components here: {', '.join(sorted(out))}"
             )
         grouped.setdefault(comp, []).append(item.split(".", 1)[1])

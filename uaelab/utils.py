@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 ENV_CACHE = "UAELAB_CACHE"
+ENV_OUTPUT = "UAELAB_OUTPUT"  # where `uaelab reproduce` writes figures/ and results/ (default: the working directory)
 
 
 # -- randomness -----------------------------------------------------------------------------
@@ -106,8 +107,27 @@ def cache_dir(*parts: str) -> Path:
 
 
 def repo_root() -> Path:
-    """The source checkout's root (parent of the ``uaelab`` package)."""
+    """The folder above the ``uaelab`` package: a source checkout's root, whose committed
+    ``results/real/`` the notebooks read. In an installed package it is ``site-packages``: read
+    from it (nothing is there), never write to it; outputs go to :func:`output_dir`."""
     return Path(__file__).resolve().parent.parent
+
+
+def is_checkout() -> bool:
+    """Whether uaelab runs from a source checkout (editable install or PYTHONPATH), not an installed copy."""
+    return (repo_root() / "pyproject.toml").is_file()
+
+
+def output_dir(out: Path | str | None = None) -> Path:
+    """The folder that results and figures are written under: ``out`` if given, else
+    ``$UAELAB_OUTPUT``, else the working directory (in a checkout run from its root, where the
+    committed ``figures/`` and ``results/`` are). Never the installed package itself."""
+    base = Path(out if out is not None else os.environ.get(ENV_OUTPUT) or Path.cwd()).expanduser().resolve()
+    package = Path(__file__).resolve().parent
+    if base == package or package in base.parents:
+        raise ValueError(f"the output folder {base} lies inside the uaelab package ({package}); run from "
+                         f"another folder, or name one with --out DIR or ${ENV_OUTPUT}")
+    return base
 
 
 def writable(path: Path | str) -> bool:

@@ -45,7 +45,7 @@
 # This notebook is the starting point. It shows how to
 #
 # 1. load a dataset with `uaelab.data` (here the small digits set that ships with scikit-learn),
-# 2. draw image grids with `uaelab.plotting`,
+# 2. draw image grids with `uaelab.viz.plotting`,
 # 3. choose how much compute to spend (*profiles*) and where real data comes from.
 #
 # Run the cells from top to bottom (Shift+Enter).
@@ -78,8 +78,8 @@
 import torch
 
 from uaelab.data import DATASETS, DataSettings, load, load_dataset
-from uaelab.plotting import comparison_grid, image_grid, show
-from uaelab.widgets import explore, slider
+from uaelab.viz.plotting import comparison_grid, image_grid, show
+from uaelab.viz.widgets import explore, slider
 
 print("datasets:", ", ".join(DATASETS), "or a path to a CSV file")
 
@@ -143,7 +143,7 @@ comparison_grid(x, x_noisy, success=success, scale=0.8)
 # $L_\infty$ norm (the largest pixel change; one 8-bit grey level is 1/255 ≈ 0.004):
 
 # %%
-from uaelab.plotting import perturbation_grid
+from uaelab.viz.plotting import perturbation_grid
 
 x_faint = (x + 0.01 * torch.randn(x.shape, generator=g)).clamp(0, 1)
 perturbation_grid(x, {"noise σ=0.15": (x_noisy, success), "noise σ=0.01": x_faint}, scale=0.8)

@@ -55,8 +55,8 @@
 from IPython.display import display
 
 from uaelab.config import active_profile
-from uaelab.plotting import show
-from uaelab.widgets import explore, slider
+from uaelab.viz.plotting import show
+from uaelab.viz.widgets import explore, slider
 
 print("profile:", active_profile())
 from uaelab.experiments.mine_gaussians import (GaussianMineSettings, PerSampleMineSettings, gaussian_point,
@@ -68,7 +68,7 @@ from uaelab.experiments.mine_gaussians import (GaussianMineSettings, PerSampleMi
 #
 # For standard Gaussians whose $d$ coordinate pairs each have correlation $\rho$, the MI is known
 # exactly: $I = -\tfrac{d}{2}\log(1-\rho^2)$ nats. We draw $n$ pairs for several $\rho$, train one
-# statistics network per $\rho$ (`uaelab.mine.estimate_mi`, a DV estimator with its own critics:
+# statistics network per $\rho$ (`uaelab.mi.mine.estimate_mi`, a DV estimator with its own critics:
 # a closed-form Gaussian one and an MLP correction on top) and compare. The settings of this run:
 
 # %%
@@ -102,8 +102,8 @@ assert gap.max() < 0.25, "the estimate should follow the closed form in this eas
 # %% [markdown]
 # ### How far to trust `estimate_mi` (optional)
 # Correlated Gaussians in a few dimensions are the easiest case there is. `mi_benchmark` runs
-# `uaelab.mine.estimate_mi`, at its defaults, on a suite of paired samples whose MI is known in
-# closed form (`uaelab.mi_tasks`): Gaussians with diagonal, dense and sparse correlation in
+# `uaelab.mi.mine.estimate_mi`, at its defaults, on a suite of paired samples whose MI is known in
+# closed form (`uaelab.mi.tasks`): Gaussians with diagonal, dense and sparse correlation in
 # $d = 1 \dots 20$; the same Gaussians pushed through invertible maps (cube, half-cube, spiral),
 # which cannot change the MI; Student-t pairs with 1–3 degrees of freedom (heavy tails; closed form
 # of Czyż et al., NeurIPS 2023); independent pairs; and the random-projection pairs of per-sample
@@ -268,7 +268,7 @@ explore(show_noise, sigma=slider(0.0, 1.0, 0.05, 0.3), mode=["random", "conv"])
 # section 1 with $d = m$:
 #
 # $$I(x; x') \;=\; -\frac{m}{2}\,\log\bigl(1 - \cos^2(x, x')\bigr)\quad\text{nats}
-# \qquad(\texttt{uaelab.mine.closed\_form\_mi}).$$
+# \qquad(\texttt{uaelab.mi.mine.closed\_form\_mi}).$$
 #
 # (The sampler also standardises each vector; `closed_form_mi`'s docstring quantifies the
 # difference, which is negligible at the released $m = 128$.) Four consequences this toolkit
@@ -279,7 +279,7 @@ explore(show_noise, sigma=slider(0.0, 1.0, 0.05, 0.3), mode=["random", "conv"])
 #   blind to contrast.
 # * **The DV estimate saturates.** A DV bound over $K$ shuffled pairs cannot certify much more than
 #   $\log K$ nats, while the true value for a small perturbation is hundreds of nats.
-# * **An exact attack is cheap**: `make_attack("mine-uae", model, overrides=["mine.estimator=closed-form"])`
+# * **An exact attack is cheap**: `make_attack("mine-uae", model, mine={"estimator": "closed-form"})`
 #   uses the closed form instead of training networks (notebooks 02 and 06 use it as a control).
 #
 # Per-sample MINE at the released $K = 500$, $m = 128$ against the closed form, over noise levels

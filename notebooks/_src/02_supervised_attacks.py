@@ -51,8 +51,8 @@
 from IPython.display import display
 
 from uaelab.config import active_profile
-from uaelab.plotting import show
-from uaelab.widgets import explore, slider
+from uaelab.viz.plotting import show
+from uaelab.viz.widgets import explore, slider
 
 print("profile:", active_profile())
 from uaelab.exercises.nb02 import check_cw_margin, check_small_epsilon, check_targeted
@@ -123,7 +123,7 @@ abl.round(4)
 
 # %% [markdown]
 # The same samples, every row's perturbation $\delta = x' - x$ on **one absolute colour scale**
-# (`uaelab.plotting.perturbation_grid`), its $L_\infty$ norm above each cell:
+# (`uaelab.viz.plotting.perturbation_grid`), its $L_\infty$ norm above each cell:
 
 # %%
 ablation_figure()

@@ -42,8 +42,8 @@
 from IPython.display import display
 
 from uaelab.config import active_profile
-from uaelab.plotting import show
-from uaelab.widgets import explore, slider
+from uaelab.viz.plotting import show
+from uaelab.viz.widgets import explore, slider
 
 print("profile:", active_profile())
 import torch

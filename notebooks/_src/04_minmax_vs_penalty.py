@@ -45,8 +45,8 @@
 from IPython.display import display
 
 from uaelab.config import active_profile
-from uaelab.plotting import show
-from uaelab.widgets import explore, slider
+from uaelab.viz.plotting import show
+from uaelab.viz.widgets import explore, slider
 
 print("profile:", active_profile())
 from uaelab.exercises.nb04 import check_budget_split, check_c_update, check_higher_mi

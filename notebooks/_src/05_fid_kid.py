@@ -55,13 +55,13 @@
 from IPython.display import display
 
 from uaelab.config import active_profile
-from uaelab.plotting import show
-from uaelab.widgets import explore, slider
+from uaelab.viz.plotting import show
+from uaelab.viz.widgets import explore, slider
 
 print("profile:", active_profile())
 from uaelab.exercises.nb05 import check_fid_gaussians, check_kid_subset_size
 from uaelab.experiments.fid_kid import PAPER_TABLE2, FidKidSettings, table2_fid_kid
-from uaelab.fidelity import FidelitySettings, kid_subset_size_for
+from uaelab.evaluate.fidelity import FidelitySettings, kid_subset_size_for
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -185,7 +185,7 @@ explore(show_examples, examples=["random sampling, MINE", "MINE, untrained (step
 # with the offline extractor. The
 # verdicts come from a **paired** test: A[i] and B[i] attack the same image, so swapping them at
 # random gives KID(A) − KID(B) under "the two attacks are exchangeable" (a sign-flip permutation
-# test, `uaelab.fidelity.kid_paired_test`), on the images both attacks made adversarial. Tables
+# test, `uaelab.evaluate.fidelity.kid_paired_test`), on the images both attacks made adversarial. Tables
 # and verdicts are read from `results/real/`:
 
 # %%
@@ -219,7 +219,7 @@ t2 is not None
 # run saved only the permutation p values (Holm-adjusted over the five comparisons in the table),
 # not the per-image KID terms, so no equivalence test is possible and a non-significant row is
 # *inconclusive*, not evidence that the two are the same. The paired sign-flip permutation test is
-# uaelab's own (`uaelab.fidelity.kid_paired_test`, checked against torch-fidelity's KID), because
+# uaelab's own (`uaelab.evaluate.fidelity.kid_paired_test`, checked against torch-fidelity's KID), because
 # neither scipy nor statsmodels computes KID. The extractor is a second MNIST classifier, so compare rows with each other, never with
 # the paper's Inception numbers printed beside them.
 

@@ -70,12 +70,12 @@
 # %%
 import torch
 
-from uaelab import store
+from uaelab.augment import store
 from uaelab.augment import AugmentSettings, generate, original_model, parse_method
 from uaelab.experiments.table4_reconstruction import (PAPER_MNIST, ReconstructionTask, Table4Settings,
                                                       load_data, table4_reconstruction, table4_rows, uae_figure)
-from uaelab.plotting import perturbation_grid
-from uaelab.widgets import explore
+from uaelab.viz.plotting import perturbation_grid
+from uaelab.viz.widgets import explore
 from uaelab.config import active_profile
 
 if active_profile() == "quick":
@@ -104,7 +104,7 @@ model = original_model(task, data, seed=aug.model_seed)
 print("test error of the original model:", task.evaluate(model, data)["error"])
 
 # %% [markdown]
-# Now one MINE-UAE per training image. Generation goes through `uaelab.store.generate_to_dir`: the
+# Now one MINE-UAE per training image. Generation goes through `uaelab.augment.store.generate_to_dir`: the
 # results are written in small shards under the cache folder, with a progress bar. **If you
 # interrupt this cell and run it again, it continues where it stopped** — no sample is lost or
 # generated twice, and the result is the same as an uninterrupted run.
@@ -126,7 +126,7 @@ perturbation_grid(data.x_train[:8], {"MINE-UAE": (x_adv[:8], success[:8])}, scal
 # generation without the MI term (no-MI), compared image by image:
 
 # %%
-from uaelab.metrics import perturbation_sizes
+from uaelab.evaluate.metrics import perturbation_sizes
 
 nomi_dir, x_nomi, success_nomi = generate(task, model, data.x_train, parse_method("no-mi"), seed=aug.seeds[0],
                                           settings=aug, data_fp=data.fingerprint())

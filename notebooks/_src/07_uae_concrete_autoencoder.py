@@ -51,8 +51,8 @@ import torch
 from uaelab.augment import AugmentSettings, generate, original_model, parse_method
 from uaelab.experiments.table6_concrete import (PAPER, TABLE6_METHODS, ConcreteTask, Table6Settings, default_M,
                                                 load_data, selection_figure, table6_concrete, table6_rows)
-from uaelab.plotting import perturbation_grid
-from uaelab.widgets import explore, slider
+from uaelab.viz.plotting import perturbation_grid
+from uaelab.viz.widgets import explore, slider
 from uaelab.config import active_profile
 
 if active_profile() == "quick":
@@ -156,7 +156,7 @@ result.figures["selected"]
 # Compare the selection with a random choice of M pixels (slide the seed):
 
 # %%
-from uaelab.metrics import extra_trees_accuracy
+from uaelab.evaluate.metrics import extra_trees_accuracy
 from uaelab.models.concrete import random_features
 
 sel = model.selected_features()
@@ -210,7 +210,7 @@ if frames:
 # ## Exercises
 #
 # **Exercise 1** (★☆☆ warm-up). Compute the downstream accuracy: Extra-Trees
-# (`uaelab.metrics.extra_trees_accuracy`) trained on the selected columns
+# (`uaelab.evaluate.metrics.extra_trees_accuracy`) trained on the selected columns
 # (`model.selected_features()`) of the training set, scored on the same columns of the test set.
 
 # %%
@@ -256,7 +256,7 @@ import torch
 from uaelab.augment import AugmentSettings, original_model
 from uaelab.exercises.nb07 import check_downstream_accuracy, check_selected_features
 from uaelab.experiments.table6_concrete import ConcreteTask, Table6Settings, default_M, load_data
-from uaelab.metrics import extra_trees_accuracy
+from uaelab.evaluate.metrics import extra_trees_accuracy
 
 settings = Table6Settings.from_profile()
 data, _ = load_data(settings.datasets[0], settings)

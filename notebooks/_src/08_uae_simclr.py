@@ -55,8 +55,8 @@ from uaelab.experiments.table5_simclr import (PAPER, SimclrTask, Table5Settings,
 from IPython.display import display
 
 from uaelab.models.simclr import nt_xent, simclr_augment
-from uaelab.plotting import image_grid, perturbation_grid
-from uaelab.widgets import explore, slider
+from uaelab.viz.plotting import image_grid, perturbation_grid
+from uaelab.viz.widgets import explore, slider
 from uaelab.config import active_profile
 
 if active_profile() == "quick":
@@ -173,13 +173,13 @@ explore(show_uaes, first=slider(0, 56, 8, 0))
 #
 # so f = L(x') − L(x) is zero up to float rounding. The criterion constrains nothing; whether an
 # iterate "succeeds" (f ≤ 0) is decided by rounding, and the UAE is the iterate with the lowest MI
-# from a random start. `uaelab.criteria.TiledContrastive` implements it, and
+# from a random start. `uaelab.attacks.criteria.TiledContrastive` implements it, and
 # `criterion_check` measures it on a model (here the quick one):
 
 # %%
 import math
 
-from uaelab.criteria import TiledContrastive
+from uaelab.attacks.criteria import TiledContrastive
 from uaelab.experiments.table5_simclr import criterion_check, real_table5
 
 crit = TiledContrastive(model, data.x_test[:16], copies=50)

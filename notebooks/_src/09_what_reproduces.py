@@ -68,7 +68,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from uaelab.claims import claims_table
-from uaelab.claims_report import conclusion, forest_plot
+from uaelab.claims.report import conclusion, forest_plot
 from uaelab.verdicts import ALPHA, NOT_RUN, VERDICTS
 
 table = claims_table()

@@ -224,10 +224,10 @@ check_minmax(attack_one)
 
 # %%
 from uaelab.attacks import make_attack
-from uaelab.plotting import perturbation_grid
+from uaelab.viz.plotting import perturbation_grid
 
 attack = make_attack("mine-uae", prob.autoencoder, profile="quick", preset="paper",
-                     overrides=prob.settings.overrides(), seed=prob.settings.seed)
+                     seed=prob.settings.seed, **prob.settings.attack_kwargs())
 ref = attack(prob.x, indices=prob.indices)
 print("success:", ref.success.tolist())
 print("kept I: ", [None if math.isnan(v) else round(v, 4) for v in ref.mi_best.tolist()])

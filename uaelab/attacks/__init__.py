@@ -12,8 +12,8 @@ feature=None, max_batch=None, progress=False, callback=None)`` and is called as
   does not depend on which samples share its batch.
 * **Criterion design**: an attack holds a criterion *factory* ``(x, y) -> Criterion`` and
   builds the criterion for each batch (a reconstruction criterion needs that batch's x, C&W
-  its labels). Factories: :func:`uaelab.criteria.cw`, :func:`~uaelab.criteria.reconstruction`,
-  :func:`~uaelab.criteria.contrastive`; any ``lambda x, y: FromCallable(...)`` works. A ready
+  its labels). Factories: :func:`uaelab.attacks.criteria.cw`, :func:`~uaelab.attacks.criteria.reconstruction`,
+  :func:`~uaelab.attacks.criteria.contrastive`; any ``lambda x, y: FromCallable(...)`` works. A ready
   ``Criterion`` instance is accepted for a single fixed batch. With ``criterion=None`` it is
   inferred: a model whose output has the input's shape is an autoencoder (reconstruction);
   a [B, classes] output with labels is a classifier (C&W).
@@ -22,34 +22,39 @@ feature=None, max_batch=None, progress=False, callback=None)`` and is called as
 * The call puts the model in eval mode on its own device and restores its mode and its
   parameters' ``requires_grad`` afterwards. Results come back on the input's device.
 
-:func:`make_attack` builds a configured attack by method name from profiles and
-``"component.field=value"`` overrides (the CLI ``uaelab generate`` and notebooks use it).
+:func:`make_attack` builds a configured attack by method name from the profile, a preset
+(:data:`PRESETS`) and typed overrides (``attack={"T": 20}``, ``mine={"K": 96}``); the CLI's
+``"component.field=value"`` text goes through its ``overrides``. Every part of the package
+(experiments, the augmentation pipeline, ``uaelab generate``, the notebooks) builds attacks with it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Literal, Mapping
 
 from torch import nn
 
-from .. import criteria as C
-from ..config import active_profile, apply_overrides
-from ..mine import MineSettings
-from ..models.simclr import simclr_augment
-from .base import Attack, AttackResult, attack_config, default_criterion, project
-from .descent import glorot_limit
-from .gaussian import Gaussian, GaussianSettings
-from .l2uae import L2UAE, L2UAESettings
-from .minmax import REFERENCE_CODE, MinMax, MinMaxSettings
-from .nomi import NoMI
-from .penalty import Penalty, PenaltySettings, bracket_update
-from .pgd import PGD, PGDSettings
+from uaelab import plugins
+from uaelab.attacks import criteria as C
+from uaelab.attacks.base import Attack, AttackResult, attack_config, default_criterion, project
+from uaelab.attacks.descent import glorot_limit
+from uaelab.attacks.gaussian import Gaussian, GaussianSettings
+from uaelab.attacks.l2uae import L2UAE, L2UAESettings
+from uaelab.attacks.minmax import REFERENCE_CODE, MinMax, MinMaxSettings
+from uaelab.attacks.nomi import NoMI
+from uaelab.attacks.penalty import Penalty, PenaltySettings, bracket_update
+from uaelab.attacks.pgd import PGD, PGDSettings
+from uaelab.attacks.presets import ALL_PRESET_FIELDS, PRESETS, Preset, check_preset, preset_values
+from uaelab.config import active_profile, apply_overrides, did_you_mean
+from uaelab.mi.mine import MineSettings
+from uaelab.models.simclr import simclr_augment
 
 __all__ = [
     "attack_config",
     "Attack", "AttackResult", "project", "MinMax", "MinMaxSettings", "Penalty", "PenaltySettings",
     "bracket_update", "PGD", "PGDSettings", "L2UAE", "L2UAESettings", "Gaussian", "GaussianSettings",
-    "NoMI", "make_attack", "register_attack", "METHODS", "MethodSpec", "PRESETS", "REFERENCE_CODE", "glorot_limit",
+    "NoMI", "make_attack", "register_attack", "METHODS", "MethodSpec",
+    "PRESETS", "Preset", "check_preset", "REFERENCE_CODE", "glorot_limit",
 ]
 
 Method = str  # a name in METHODS: mine-uae, l2-uae, gaussian, mine-sup, pgd, penalty, no-mi, or registered
@@ -66,7 +71,8 @@ class MethodSpec:
     mine: dict[str, Any] = field(default_factory=dict)  # MINE settings this method changes
     help: str = ""  # one line for the CLI
     label: str = ""  # its column name in the augmentation tables (default: the name)
-    keep: tuple[str, ...] = ()  # settings a preset leaves at this method's own value
+    # the settings fields a preset may change (PRESETS); every other field keeps the method's value
+    preset_fields: tuple[str, ...] = ()
 
     @property
     def supervised(self) -> bool:
@@ -74,31 +80,39 @@ class MethodSpec:
         return self.kind == "classifier"
 
 
+_MINMAX_FAMILY = ALL_PRESET_FIELDS  # Algorithm 1's solvers take every preset field
 METHODS: dict[str, MethodSpec] = {
-    "mine-uae": MethodSpec(MinMax, "minmax", "autoencoder",
+    "mine-uae": MethodSpec(MinMax, "minmax", "autoencoder", preset_fields=_MINMAX_FAMILY,
                            help="unsupervised MinMax, MI minimised (the paper's UAE)"),
     "mine-sup": MethodSpec(MinMax, "minmax", "classifier", {"steps": 1},  # released: 1 MINE step
-                           help="supervised MinMax, MI maximised (uses labels)"),
-    "no-mi": MethodSpec(NoMI, "minmax", "autoencoder",
+                           preset_fields=_MINMAX_FAMILY, help="supervised MinMax, MI maximised (uses labels)"),
+    "no-mi": MethodSpec(NoMI, "minmax", "autoencoder", preset_fields=_MINMAX_FAMILY,
                         help="ablation: Algorithm 1 without the MI term"),
-    "l2-uae": MethodSpec(L2UAE, "l2uae", "autoencoder", help="maximise the reconstruction loss instead of -MI"),
-    "gaussian": MethodSpec(Gaussian, "gaussian", "autoencoder", help="Gaussian noise baseline"),
-    "pgd": MethodSpec(PGD, "pgd", "classifier", help="projected gradient descent on the criterion"),
+    "l2-uae": MethodSpec(L2UAE, "l2uae", "autoencoder", preset_fields=_MINMAX_FAMILY,
+                         help="maximise the reconstruction loss instead of -MI"),
+    "gaussian": MethodSpec(Gaussian, "gaussian", "autoencoder", preset_fields=("recon_norm",),
+                           help="Gaussian noise baseline"),
+    "pgd": MethodSpec(PGD, "pgd", "classifier", preset_fields=("recon_norm",),
+                      help="projected gradient descent on the criterion"),
+    # c0 stays the penalty method's own (Carlini-Wagner's 1e-3 start of the binary search)
     "penalty": MethodSpec(Penalty, "penalty", "classifier", {"lr": 2e-5},  # released binary search
-                          help="penalty method with binary search over c", keep=("c0",)),
+                          preset_fields=("recon_norm", "fallback", "delta_init"),
+                          help="penalty method with binary search over c"),
 }
 
 
-
 def register_attack(name: str, cls: type[Attack], *, component: str, kind: str = "autoencoder",
-                    mine: dict[str, Any] | None = None, help: str = "", label: str = "") -> MethodSpec:
+                    mine: dict[str, Any] | None = None, help: str = "", label: str = "",
+                    preset_fields: tuple[str, ...] = ()) -> MethodSpec:
     """Make ``make_attack(name, ...)``, ``uaelab generate --method name`` and the augmentation
     method ``name`` (:mod:`uaelab.augment`) build ``cls``.
 
     ``cls`` subclasses :class:`Attack` with a ``settings_cls`` registered as ``component``
-    (:func:`uaelab.config.register`), so ``"component.field=value"`` overrides reach it;
-    ``kind`` picks the default criterion (autoencoder, classifier or simclr); ``mine``: MINE
-    settings this method changes. Re-registering a name raises.
+    (:func:`uaelab.config.register`), so overrides reach it; ``kind`` picks the default
+    criterion (autoencoder, classifier or simclr); ``mine``: MINE settings this method changes;
+    ``preset_fields``: the fields of its settings that a preset (:data:`PRESETS`) may set, e.g.
+    ``("recon_norm",)``; by default a preset changes none of them, whatever their names.
+    Re-registering a name raises.
     """
     if name in METHODS:
         raise ValueError(f"attack method {name!r} is registered already; pick another name")
@@ -106,39 +120,23 @@ def register_attack(name: str, cls: type[Attack], *, component: str, kind: str =
         raise ValueError(f"cls must be a subclass of uaelab.attacks.Attack, got {cls!r}")
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
-    METHODS[name] = spec = MethodSpec(cls, component, kind, dict(mine or {}), help, label)
+    names = cls.settings_cls.field_names() if cls.settings_cls is not None else []
+    unknown = [f for f in preset_fields if f not in names]
+    if unknown:
+        raise ValueError(f"preset_fields {unknown} are not settings of {cls.__name__}; "
+                         f"its settings: {', '.join(names)}")
+    METHODS[name] = spec = MethodSpec(cls, component, kind, dict(mine or {}), help, label, tuple(preset_fields))
     return spec
 
 
-# Named configurations. "paper": the paper's text (c0 = 0, L2 norms, δ0 = 0, the original
-# returned when nothing succeeds). "reference_code": the authors' released code, which produced
-# the paper's numbers (REFERENCE.md): c0 = 1e-3, summed squared reconstruction error for the
-# criterion and the L2-UAE objective, the lowest-f iterate when nothing succeeds, a random
-# Glorot-uniform δ0, the projection redrawn at every evaluation.
-# "simclr": what the released SimCLR attack (contrast_attack.py) does besides: its tiled-copies
-# criterion (uaelab.criteria.TiledContrastive) and the dual step with t^(1/2).
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {},
-    "reference_code": {"attack": REFERENCE_CODE, "mine": {"projection": "per_evaluation"},
-                       "simclr": {"contrastive": "tiled", "dual_power": 0.5}},
-}
-Preset = Literal["paper", "reference_code"]
-
-
-def check_preset(preset: str) -> str:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(map(repr, PRESETS))} "
-                         "('reference_code' = the authors' released code, 'paper' = the paper's text)")
-    return preset
-
-
 def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
+                attack: Mapping[str, Any] | None = None, mine: Mapping[str, Any] | None = None,
                 overrides: Iterable[str] = (), seed: int = 0,
                 kind: Literal["autoencoder", "classifier", "simclr"] | None = None,
                 preset: Preset = "paper", criterion=None,
                 augment=None, feature: nn.Module | None = None, max_batch: int | None = None,
                 progress: bool = False, callback=None) -> Attack:
-    """A configured attack by name.
+    """A configured attack by name: the one constructor of every attack in the package.
 
     method: "mine-uae" (unsupervised MinMax, MI minimised), "mine-sup" (supervised MinMax,
     MI maximised, 1 MINE step per iteration), "no-mi" (the MinMax loop without the MI term),
@@ -148,14 +146,21 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     :data:`PRESETS`): "paper" (the paper's text) or "reference_code" (the released code's
     choices: c0 = 1e-3, summed squares for the criterion and the L2-UAE objective, lowest-f
     fallback, Glorot-uniform random δ0, projection redrawn per evaluation; for kind="simclr"
-    also the tiled-copies criterion and the dual step with t^(1/2)).
-    overrides: ``"mine.K=96"``, ``"minmax.T=20"``, ``"mine.estimator=closed-form"`` (the exact
-    MI of random-sampling mode instead of MINE networks), ... (component names ``mine`` and the
-    method's settings component). They apply after the profile and the preset. Unknown names
-    raise ValueError.
+    also the tiled-copies criterion and the dual step with t^(1/2)); it changes only the
+    fields the method declares (``MethodSpec.preset_fields``).
+
+    Settings are built as: the solver's defaults, the profile's values, the method's own MINE
+    changes, the preset, then the caller's values. ``attack``: typed values of the method's
+    settings (``{"T": 20, "epsilon": 0.3}``); ``mine``: of the per-sample MINE settings
+    (``{"K": 96, "estimator": "closed-form"}``). ``overrides``: the same as text,
+    ``"minmax.T=20"``, ``"mine.K=96"`` (the CLI's ``--set``; code passes ``attack``/``mine``).
+    Unknown or misspelt names raise ``ValueError`` with the closest valid name.
     """
     if method not in METHODS:
-        raise ValueError(f"unknown attack method {method!r}; choose one of {', '.join(METHODS)}")
+        plugins.load_plugins(plugins.ATTACKS)  # not built in: maybe an installed plugin's (uaelab.plugins)
+    if method not in METHODS:
+        raise ValueError(f"unknown attack method {method!r}.{did_you_mean(method, METHODS)} "
+                         f"Choose one of {', '.join(METHODS)}")
     check_preset(preset)
     spec = METHODS[method]
     cls, comp = spec.cls, spec.component
@@ -163,19 +168,13 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(KINDS)}")
     prof = active_profile(profile)
-    mine = MineSettings.from_profile(prof)
+    mine_s = MineSettings.from_profile(prof).replace(**spec.mine)
     settings = cls.settings_cls.from_profile(prof)
-    if spec.mine:
-        mine = mine.replace(**spec.mine)
-    ref = PRESETS[preset]
-    if ref:
-        mine = mine.replace(**ref.get("mine", {}))
-        names = settings.field_names()
-        attack_ref = {**ref.get("attack", {}), **(ref.get("simclr", {}) if kind == "simclr" else {})}
-        settings = settings.replace(**{k: v for k, v in attack_ref.items()
-                                       if k in names and k not in spec.keep})
-    comps = apply_overrides({"mine": mine, comp: settings}, overrides)
-    mine, settings = comps["mine"], comps[comp]
+    preset_attack, preset_mine = preset_values(preset, kind, spec.preset_fields)
+    mine_s = mine_s.replace(**{**preset_mine, **(mine or {})})
+    settings = settings.replace(**{**preset_attack, **(attack or {})})
+    comps = apply_overrides({"mine": mine_s, comp: settings}, overrides)
+    mine_s, settings = comps["mine"], comps[comp]
     if criterion is None:
         kappa = getattr(settings, "kappa", 0.0)
         if kind in ("classifier", "autoencoder"):
@@ -187,5 +186,5 @@ def make_attack(method: Method, model: nn.Module, *, profile: str | None = None,
                 if _aug is None:
                     _aug = simclr_augment(tuple(x.shape[1:]))
                 return C.Contrastive(model, x, augment=_aug, kappa=kappa, seed=seed)
-    return cls(model, criterion, settings, mine=mine, seed=seed, feature=feature,
+    return cls(model, criterion, settings, mine=mine_s, seed=seed, feature=feature,
                max_batch=max_batch, progress=progress, callback=callback)

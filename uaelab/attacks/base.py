@@ -12,9 +12,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .. import criteria as C
-from ..mine import MineSettings, PerSampleMINE, closed_form_mi
-from ..utils import check_epsilon, check_unit_interval, fingerprint, model_device
+from uaelab.attacks import criteria as C
+from uaelab.mi.mine import MineSettings, PerSampleMINE, closed_form_mi
+from uaelab.utils import check_epsilon, check_unit_interval, fingerprint, model_device
 
 HISTORY_KEYS = ("mi", "f", "c", "success")
 
@@ -103,7 +103,7 @@ def default_criterion(model: nn.Module, settings: Any, kind: str | None = None):
     """The default criterion factory ``(x, y) -> Criterion`` of an attack with ``settings`` (its
     ``kappa``, ``recon_norm`` and ``units`` where it has them): C&W for ``kind="classifier"``,
     reconstruction for ``"autoencoder"``, or with ``kind=None`` inferred from each batch
-    (:func:`uaelab.criteria.infer`). :func:`uaelab.attacks.make_attack` and :class:`Attack`
+    (:func:`uaelab.attacks.criteria.infer`). :func:`uaelab.attacks.make_attack` and :class:`Attack`
     both take it from here."""
     kappa = getattr(settings, "kappa", 0.0)
     norm = getattr(settings, "recon_norm", "l2")
@@ -119,8 +119,8 @@ class Attack:
     """Base class. ``Attack(model, criterion=None, settings=None, *, seed=0, ...)``, then
     ``attack(x, y=None, *, indices=None) -> AttackResult``.
 
-    ``criterion`` is a factory ``(x, y) -> Criterion`` (see :mod:`uaelab.criteria`: ``cw``,
-    ``reconstruction``, ``contrastive``), a ready :class:`~uaelab.criteria.Criterion` for one
+    ``criterion`` is a factory ``(x, y) -> Criterion`` (see :mod:`uaelab.attacks.criteria`: ``cw``,
+    ``reconstruction``, ``contrastive``), a ready :class:`~uaelab.attacks.criteria.Criterion` for one
     fixed batch, or None to infer it from the model (autoencoder -> reconstruction, classifier
     with labels -> C&W). ``indices`` are dataset indices that seed each sample's random
     streams (default ``arange(B)``), so a sample's result does not depend on its batch mates.
@@ -130,7 +130,6 @@ class Attack:
     """
 
     settings_cls: type | None = None
-    uses_mine = False
 
     def __init__(self, model: nn.Module, criterion: Any = None, settings: Any = None, *,
                  mine: MineSettings | None = None, seed: int = 0, feature: nn.Module | None = None,
@@ -163,7 +162,7 @@ class Attack:
         size = getattr(crit, "batch_size", None)
         if size is not None and size != x.shape[0]:
             raise ValueError(f"the criterion was built for a batch of {size} samples, not {x.shape[0]}; "
-                             "pass a factory (x, y) -> Criterion, e.g. uaelab.criteria.cw(model)")
+                             "pass a factory (x, y) -> Criterion, e.g. uaelab.attacks.criteria.cw(model)")
         return crit
 
     def direction(self, crit: C.Criterion) -> str:
@@ -196,7 +195,7 @@ class Attack:
     def measure_mi(self, x: Tensor, x_adv: Tensor, idx: Tensor, steps: int) -> Tensor:
         """MI of (x, x_adv) from freshly trained per-sample networks (``steps`` Adam steps);
         used by the baselines that do not estimate MI while attacking. NaN when steps = 0.
-        With ``mine.estimator="closed-form"`` the exact value (:func:`uaelab.mine.closed_form_mi`)."""
+        With ``mine.estimator="closed-form"`` the exact value (:func:`uaelab.mi.mine.closed_form_mi`)."""
         ms = self.mine_settings
         if ms.estimator == "closed-form":
             with torch.no_grad():

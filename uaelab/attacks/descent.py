@@ -25,9 +25,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..mine import closed_form_mi
-from ..utils import check_epsilon, generator
-from .base import Attack, AttackResult, project
+from uaelab.attacks.base import Attack, AttackResult, project
+from uaelab.mi.mine import closed_form_mi
+from uaelab.utils import check_epsilon, generator
 
 NOT_FOUND = 2  # tier of a sample without a successful iterate
 
@@ -85,7 +85,7 @@ class DescentAttack(Attack):
 class MITerm:
     """I(x; x') per sample: per-sample MINE networks trained as the attack goes (``mine.steps``
     Adam steps per iteration), or with ``mine.estimator="closed-form"`` the exact MI of
-    random-sampling mode (:func:`~uaelab.mine.closed_form_mi`; differentiable, no networks)."""
+    random-sampling mode (:func:`~uaelab.mi.mine.closed_form_mi`; differentiable, no networks)."""
 
     def __init__(self, attack: Attack, x: Tensor, idx: Tensor):
         self.x = x

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import Settings, register
-from ..utils import generator
-from .base import Attack, AttackResult
+from uaelab.attacks.base import Attack, AttackResult
+from uaelab.config import Settings, register
+from uaelab.utils import generator
 
 
 @register("gaussian")

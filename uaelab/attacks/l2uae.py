@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import register
-from ..criteria import units_scale
-from .base import AttackResult
-from .descent import DescentAttack, algorithm1
-from .minmax import MinMaxSettings
+from uaelab.attacks.base import AttackResult
+from uaelab.attacks.criteria import units_scale
+from uaelab.attacks.descent import DescentAttack, algorithm1
+from uaelab.attacks.minmax import MinMaxSettings
+from uaelab.config import register
 
 
 @register("l2uae")
@@ -53,7 +53,6 @@ class L2UAE(DescentAttack):
     """``L2UAE(autoencoder, criterion=None, settings=L2UAESettings(), *, seed=0)``."""
 
     settings_cls = L2UAESettings
-    uses_mine = True  # to measure the result's MI
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         res = algorithm1(self, x, idx, crit, ReconstructionTerm(self.model, x, self.settings), "max")

@@ -22,12 +22,12 @@ from typing import Literal
 
 from torch import Tensor
 
-from ..config import Settings, register
-from ..utils import check_epsilon
-from .base import AttackResult
+from uaelab.attacks.base import AttackResult
 
 # glorot_limit and start_limit lived here before issue 26; still importable from this module
-from .descent import DescentAttack, MITerm, algorithm1, glorot_limit, start_limit  # noqa: F401
+from uaelab.attacks.descent import DescentAttack, MITerm, algorithm1, glorot_limit, start_limit  # noqa: F401
+from uaelab.config import Settings, register
+from uaelab.utils import check_epsilon
 
 
 @register("minmax")
@@ -60,7 +60,7 @@ class MinMaxSettings(Settings):
     # default criterion of a SimCLR model (kind="simclr"): "views" (x' against fixed augmented
     # views of x, this package's reading of Section 4.6) or "tiled" (the released code: the
     # NT-Xent loss of a batch of `copies` copies of x', two views each, minus that of x; see
-    # uaelab.criteria.TiledContrastive for what that computes)
+    # uaelab.attacks.criteria.TiledContrastive for what that computes)
     contrastive: Literal["views", "tiled"] = "views"
     copies: int = 50  # copies per sample of the "tiled" criterion (released: 50)
 
@@ -100,7 +100,6 @@ class MinMax(DescentAttack):
     MineSettings(), seed=0)``, then ``attack(x, y=None, indices=None) -> AttackResult``."""
 
     settings_cls = MinMaxSettings
-    uses_mine = True
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         direction = self.direction(crit)

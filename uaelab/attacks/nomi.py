@@ -16,16 +16,15 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .base import AttackResult
-from .descent import DescentAttack, NoTerm, algorithm1
-from .minmax import MinMaxSettings
+from uaelab.attacks.base import AttackResult
+from uaelab.attacks.descent import DescentAttack, NoTerm, algorithm1
+from uaelab.attacks.minmax import MinMaxSettings
 
 
 class NoMI(DescentAttack):
     """``NoMI(model, criterion=None, settings=MinMaxSettings(), *, seed=0)``."""
 
     settings_cls = MinMaxSettings
-    uses_mine = False
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         return algorithm1(self, x, idx, crit, NoTerm(), self.direction(crit))

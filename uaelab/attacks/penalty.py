@@ -18,10 +18,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..config import Settings, register
-from ..utils import check_epsilon
-from .base import AttackResult
-from .descent import DescentAttack, MITerm, descend, finish, merge
+from uaelab.attacks.base import AttackResult
+from uaelab.attacks.descent import DescentAttack, MITerm, descend, finish, merge
+from uaelab.config import Settings, register
+from uaelab.utils import check_epsilon
 
 UNKNOWN = 1e10  # "no upper bound yet"
 
@@ -66,7 +66,6 @@ class Penalty(DescentAttack):
     form (``mine.estimator="closed-form"``, nothing to restart)."""
 
     settings_cls = PenaltySettings
-    uses_mine = True
 
     def _run(self, x: Tensor, y: Tensor | None, idx: Tensor, crit) -> AttackResult:
         s = self.settings

@@ -9,13 +9,14 @@ MINE networks on (x, x_adv) afterwards, so its MI can be compared with MinMax's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-from ..config import Settings, register
-from ..utils import check_epsilon, generator
-from .base import Attack, AttackResult, project
+from uaelab.attacks.base import Attack, AttackResult, project
+from uaelab.config import Settings, register
+from uaelab.utils import check_epsilon, generator
 
 
 @register("pgd")
@@ -39,6 +40,25 @@ class PGDSettings(Settings):
             raise ValueError("pgd needs alpha > 0, steps >= 1, mi_eval_steps >= 0")
 
 
+def linf_descent(objective: Callable[[Tensor], Tensor], x: Tensor, start: Tensor, eps: float, alpha: float,
+                 steps: int, on_step: Callable[[int, Tensor], None] | None = None) -> Tensor:
+    """The package's one PGD loop: ``steps`` signed-gradient steps that lower ``objective(x') -> [B]``,
+    ``x' ← Π(x' − α·sign(∇ objective(x')))`` with Π the projection onto ``|x' − x| <= eps`` ∩ [0, 1],
+    from ``start``. ``on_step(t, x')`` sees each new iterate (t = 1..steps; no gradient). Returns
+    the last iterate, detached. The PGD attack descends its criterion; :func:`uaelab.augment.robustness.pgd_linf`
+    ascends a loss by descending its negative (the same iterates: sign(−g) = −sign(g) exactly)."""
+    xa = start.detach()
+    for t in range(1, steps + 1):
+        xa = xa.detach().requires_grad_(True)
+        with torch.enable_grad():
+            g = torch.autograd.grad(objective(xa).sum(), xa)[0]
+        with torch.no_grad():
+            xa = project(xa - alpha * g.sign(), x, eps)
+            if on_step is not None:
+                on_step(t, xa)
+    return xa.detach()
+
+
 class PGD(Attack):
     """``PGD(model, criterion=None, settings=PGDSettings(), *, seed=0)``."""
 
@@ -59,22 +79,20 @@ class PGD(Attack):
         found = torch.zeros(B, dtype=torch.bool, device=x.device)
         best_f = torch.full((B,), float("nan"), device=x.device)
         hist = {k: [] for k in ("mi", "f", "c", "success")}
-        for _ in range(s.steps):
-            xa = xa.detach().requires_grad_(True)
-            with torch.enable_grad():
-                f = self.evaluate(crit, xa)
-                g = torch.autograd.grad(f.sum(), xa)[0]
-            with torch.no_grad():
-                xa = project(xa - s.alpha * g.sign(), x, eps)
-                fn = self.evaluate(crit, xa)
+
+        def keep_successes(t: int, xa: Tensor) -> None:
+            nonlocal best, best_f, found
+            fn = self.evaluate(crit, xa)
             succ = fn <= 0
             best = torch.where(succ.view(view), xa, best)
             best_f = torch.where(succ, fn, best_f)
-            found |= succ
+            found = found | succ
             nan = torch.full((B,), float("nan"), device=x.device)
             for k, v in (("mi", nan), ("f", fn), ("c", nan), ("success", succ)):
                 hist[k].append(v)
-            self.notify(len(hist["f"]), x, xa, None)
+            self.notify(t, x, xa, None)
+
+        linf_descent(lambda z: self.evaluate(crit, z), x, xa, eps, s.alpha, s.steps, keep_successes)
         with torch.no_grad():
             f_orig = self.evaluate(crit, x)
         mi = self.measure_mi(x, best, idx, s.mi_eval_steps)

@@ -22,9 +22,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from ..config import Settings, register
-from ._common import ENV_DATA, balanced_subset, minmax_fit, stratified_split
-from .registry import (
+from uaelab.config import Settings, register
+from uaelab.data._common import ENV_DATA, balanced_subset, minmax_fit, stratified_split
+from uaelab.data.registry import (
     DATASETS,
     DatasetSpec,
     canonical_name,
@@ -33,8 +33,8 @@ from .registry import (
     registered_name,
     shared_data_root,
 )
-from .splits import DataSplits, finish
-from .tabular import NAN_POLICIES, NON_NUMERIC, check_table_options, frame_arrays, load_csv
+from uaelab.data.splits import DataSplits, finish
+from uaelab.data.tabular import NAN_POLICIES, NON_NUMERIC, check_table_options, frame_arrays, load_csv
 
 __all__ = ["DATASETS", "CsvOptions", "DataSettings", "DataSplits", "DatasetSpec", "ENV_DATA", "load", "load_dataset",
            "register_dataset", "canonical_name", "data_root", "shared_data_root", "balanced_subset",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import derive_seed
+from uaelab.utils import derive_seed
 
 ENV_DATA = "UAELAB_DATA"
 # what a loader returns: x_train, y_train, x_test, y_test, class_names

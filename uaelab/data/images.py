@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..utils import cache_dir, writable
-from ._common import Arrays, missing_files_error, stratified_split
+from uaelab.data._common import Arrays, missing_files_error, stratified_split
+from uaelab.utils import cache_dir, writable
 
 
 def fetch_or_fail(dataset: str, where: Path, expected: str, download: bool | None, fetch: Callable[[], None]) -> None:

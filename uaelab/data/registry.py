@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
 
-from ..utils import cache_dir, repo_root
-from ._common import ENV_DATA, Arrays
-from .images import load_cifar10, load_coil20, load_digits, load_mnist_like, load_svhn
-from .tabular import load_isolet
+from uaelab import plugins
+from uaelab.data._common import ENV_DATA, Arrays
+from uaelab.data.images import load_cifar10, load_coil20, load_digits, load_mnist_like, load_svhn
+from uaelab.data.tabular import load_isolet
+from uaelab.utils import cache_dir, is_checkout, repo_root
 
 if TYPE_CHECKING:
-    from . import DataSettings
+    from uaelab.data import DataSettings
 
 ENV_SHARED = "UAELAB_SHARED_DATA"  # the shared read-only copy (default: ../shared/data next to the checkout)
 
@@ -65,12 +66,21 @@ def register_dataset(name: str, loader: Loader, *, kind: Literal["image", "tabul
     return spec
 
 
-def registered_name(name: str) -> str | None:
-    """The registered spelling of ``name`` (case and aliases forgiven), or None."""
-    low = str(name).strip().lower()
+def _lookup(low: str) -> str | None:
     if low in DATASETS:
         return low
     return next((real for real, spec in DATASETS.items() if low in spec.aliases), None)
+
+
+def registered_name(name: str) -> str | None:
+    """The registered spelling of ``name`` (case and aliases forgiven), or None. A name that is
+    not built in loads the installed plugins' datasets first (:mod:`uaelab.plugins`)."""
+    low = str(name).strip().lower()
+    real = _lookup(low)
+    if real is None:
+        plugins.load_plugins(plugins.DATASETS)
+        real = _lookup(low)
+    return real
 
 
 def canonical_name(name: str) -> str:
@@ -93,7 +103,8 @@ def canonical_name(name: str) -> str:
 def shared_data_root() -> Path | None:
     """``$UAELAB_SHARED_DATA``, else ``<checkout>/../shared/data``, when that folder exists."""
     env = os.environ.get(ENV_SHARED)
-    for cand in ([Path(env).expanduser()] if env else []) + [repo_root().parent / "shared" / "data"]:
+    beside = [repo_root().parent / "shared" / "data"] if is_checkout() else []  # an installed copy has no checkout
+    for cand in ([Path(env).expanduser()] if env else []) + beside:
         if cand.is_dir():
             return cand
     return None

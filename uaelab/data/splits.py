@@ -7,9 +7,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..utils import fingerprint
-from ._common import balanced_subset, encode_labels, minmax_fit, stratified_split
-from .tabular import frame_arrays
+from uaelab.data._common import balanced_subset, encode_labels, minmax_fit, stratified_split
+from uaelab.data.tabular import frame_arrays
+from uaelab.utils import fingerprint
 
 
 @dataclass

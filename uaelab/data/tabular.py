@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import Arrays, encode_labels, minmax_fit, missing_files_error, stratified_split
+from uaelab.data._common import Arrays, encode_labels, minmax_fit, missing_files_error, stratified_split
 
 
 def _read_csv(path: Path, dataset: str, **kw) -> pd.DataFrame:

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from . import Feedback, failed, passed
+from uaelab.exercises import Feedback, failed, passed
 
 
 def check_true_mi(value: float, rho: float = 0.8, dim: int = 2) -> Feedback:
@@ -30,7 +30,7 @@ def check_true_mi(value: float, rho: float = 0.8, dim: int = 2) -> Feedback:
 def check_dv_bound(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Feedback:
     """Exercise 2: ``fn(joint [B, K], marg [B, K]) -> [B]``, the Donsker–Varadhan bound
     mean(joint) - log mean exp(marg), numerically stable for large scores."""
-    from ..mine import dv_bound
+    from uaelab.mi.mine import dv_bound
 
     g = torch.Generator().manual_seed(0)
     joint, marg = torch.randn(4, 50, generator=g), torch.randn(4, 50, generator=g)
@@ -60,8 +60,8 @@ def check_mi_ordering(mi, x: torch.Tensor, x_other: torch.Tensor, seed: int = 0)
     same networks), so the numbers must come from your run; it then compares MINE's ordering with
     the exact ordering of the closed form, which the estimates of *one* image may not follow
     (notebook 01, section 2): a flipped order is reported, not rejected."""
-    from ..experiments.mine_gaussians import per_sample_mi
-    from ..mine import closed_form_mi
+    from uaelab.experiments.mine_gaussians import per_sample_mi
+    from uaelab.mi.mine import closed_form_mi
 
     try:
         x, x_other = torch.as_tensor(x).float(), torch.as_tensor(x_other).float()

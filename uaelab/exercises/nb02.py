@@ -5,7 +5,7 @@ from typing import Callable
 
 import torch
 
-from . import Feedback, failed, passed
+from uaelab.exercises import Feedback, failed, passed
 
 
 def check_cw_margin(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Feedback:
@@ -36,8 +36,8 @@ def check_small_epsilon(epsilon: float, n: int = 8, T: int = 30, profile: str | 
     """Exercise 2: an ε so small that the untargeted attack fails on at least half of ``n`` samples.
 
     Runs the quick attack (digits classifier, random-sampling MINE, ``T`` iterations)."""
-    from ..experiments.classifier_setup import classifier_for, correct_samples, load_data
-    from ..experiments.supervised import SupervisedSettings, attack_samples
+    from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data
+    from uaelab.experiments.supervised import SupervisedSettings, attack_samples
 
     if not 0 < float(epsilon) <= 1:
         return failed(f"ε must lie in (0, 1], got {epsilon}")
@@ -63,7 +63,7 @@ def check_targeted(target: int, x: torch.Tensor, x_adv: torch.Tensor, success: t
     must lie in the [0, 1] box and the L∞ ball of radius ``epsilon`` around its ``x``, no ``x`` may
     already be of class ``target``, and the examples flagged successful must be exactly those the
     classifier assigns to ``target``."""
-    from ..experiments.classifier_setup import classifier_for, load_data
+    from uaelab.experiments.classifier_setup import classifier_for, load_data
 
     try:
         x, x_adv = torch.as_tensor(x).float(), torch.as_tensor(x_adv).float()

@@ -5,7 +5,7 @@ from typing import Callable
 
 import torch
 
-from . import Feedback, failed, passed
+from uaelab.exercises import Feedback, failed, passed
 
 
 def check_pgd_linf(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: torch.Tensor,

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from . import Feedback, failed, passed
+from uaelab.exercises import Feedback, failed, passed
 
 
 def check_budget_split(budget: int, binary_steps: int, iterations_per_step: int) -> Feedback:

@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import Feedback, failed, passed
+from uaelab.exercises import Feedback, failed, passed
 
 
 def check_kid_subset_size(n_adv: int, n_ref: int, size: int, default: int = 1000) -> Feedback:

@@ -5,7 +5,7 @@ from typing import Callable
 
 import torch
 
-from . import Feedback, failed, passed
+from uaelab.exercises import Feedback, failed, passed
 
 
 def check_selected_features(fn: Callable[[torch.nn.Module], torch.Tensor], model) -> Feedback:
@@ -39,7 +39,7 @@ def check_selected_features(fn: Callable[[torch.nn.Module], torch.Tensor], model
 def check_downstream_accuracy(value: float, model, data, tolerance: float = 0.05) -> Feedback:
     """``value`` must be the test accuracy (a fraction) of Extra-Trees trained on the selected
     features (``model.selected_features()``, exercise 1) of the training set only."""
-    from ..metrics import extra_trees_accuracy
+    from uaelab.evaluate.metrics import extra_trees_accuracy
 
     v = float(value)
     if v > 1:

@@ -1,6 +1,6 @@
 """Exercise set-up and checkers for notebook 10 (per-sample MINE and Algorithm 1 from scratch).
 
-The learner re-implements, in plain torch, what :class:`uaelab.mine.PerSampleMINE` and
+The learner re-implements, in plain torch, what :class:`uaelab.mi.mine.PerSampleMINE` and
 :class:`uaelab.attacks.MinMax` compute for a few digits against the quick dense autoencoder:
 the projected pairs, the Donsker–Varadhan bound, the statistics network and its Adam steps, and
 the MinMax loop (δ step, projection, dual step on c, success bookkeeping). The pieces that must
@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from . import Feedback, failed, passed
+from uaelab.exercises import Feedback, failed, passed
 
 DELTA_TOL = 1e-5  # largest |δ_yours - δ_uaelab| accepted (δ itself is of order 1e-3 here)
 MI_TOL = 1e-4  # nats: DV estimates of the two implementations agree to this
@@ -57,11 +57,11 @@ class ScratchSettings:
     dual_power: float = 0.25  # the t^(1/4) of the dual step
     seed: int = 0
 
-    def overrides(self) -> list[str]:
-        """The same configuration as ``make_attack`` overrides."""
-        return [f"mine.K={self.K}", f"mine.m={self.m}", f"mine.steps={self.steps}", "mine.projection=per_attack",
-                f"minmax.T={self.T}", f"minmax.alpha={self.alpha}", f"minmax.beta={self.beta}",
-                f"minmax.epsilon={self.epsilon}", f"minmax.dual_power={self.dual_power}"]
+    def attack_kwargs(self) -> dict[str, dict]:
+        """The same configuration as typed ``make_attack`` keywords: ``make_attack(..., **s.attack_kwargs())``."""
+        return {"mine": {"K": self.K, "m": self.m, "steps": self.steps, "projection": "per_attack"},
+                "attack": {"T": self.T, "alpha": self.alpha, "beta": self.beta, "epsilon": self.epsilon,
+                           "dual_power": self.dual_power}}
 
 
 @dataclass
@@ -93,14 +93,14 @@ class ScratchProblem:
         return self.settings.steps
 
     def mine_settings(self):
-        from ..mine import MineSettings
+        from uaelab.mi.mine import MineSettings
 
         s = self.settings
         return MineSettings.from_profile("quick", K=s.K, m=s.m, steps=s.steps, projection="per_attack")
 
     def _mine(self, i: int):
         """uaelab's per-sample MINE for image i, freshly initialised (a new object every call)."""
-        from ..mine import PerSampleMINE
+        from uaelab.mi.mine import PerSampleMINE
 
         return PerSampleMINE(self.mine_settings(), self.x[i:i + 1], seed=self.settings.seed,
                              indices=self.indices[i:i + 1])
@@ -127,17 +127,17 @@ class ScratchProblem:
 
     def criterion(self, i: int):
         """f(x') for image i: ||x - Φ(x')||₂ - ||x - Φ(x)||₂ (the attack succeeds where f <= 0)."""
-        from ..criteria import Reconstruction
+        from uaelab.attacks.criteria import Reconstruction
 
         return Reconstruction(self.autoencoder, self.x[i:i + 1], norm="l2")
 
     def attack(self, **changes):
         """uaelab's MinMax on the same images and seed (``changes``: other ScratchSettings)."""
-        from ..attacks import make_attack
+        from uaelab.attacks import make_attack
 
         s = self.settings if not changes else ScratchSettings(**{**self.settings.__dict__, **changes})
         atk = make_attack("mine-uae", self.autoencoder, profile="quick", preset="paper",
-                          overrides=s.overrides(), seed=s.seed)
+                          seed=s.seed, **s.attack_kwargs())
         return atk(self.x, indices=self.indices)
 
     def reference(self):
@@ -153,9 +153,9 @@ _PROBLEMS: dict[ScratchSettings, ScratchProblem] = {}
 def scratch_problem(settings: ScratchSettings | None = None) -> ScratchProblem:
     """The notebook's problem: the first ``n_images`` test digits, the quick dense autoencoder
     (trained on first use, then cached), and uaelab's projection for the seed."""
-    from ..data import load_dataset
-    from ..mine import MineSettings, PerSampleMINE
-    from ..zoo import get_model
+    from uaelab.data import load_dataset
+    from uaelab.mi.mine import MineSettings, PerSampleMINE
+    from uaelab.models.zoo import get_model
 
     s = settings or ScratchSettings()
     if s in _PROBLEMS:
@@ -218,7 +218,7 @@ def check_features(fn: Callable[[Tensor], Tensor], problem: ScratchProblem | Non
 def check_dv_bound(fn: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
     """``fn(joint [K], marg [K]) -> scalar``: the Donsker–Varadhan bound of one sample,
     mean(joint) - log mean exp(marg), numerically stable for large scores."""
-    from ..mine import dv_bound
+    from uaelab.mi.mine import dv_bound
 
     g = torch.Generator().manual_seed(1)
     joint, marg = torch.randn(40, generator=g) + 1, torch.randn(40, generator=g)
@@ -269,7 +269,7 @@ def check_mine_estimate(mine_train: Callable, mine_bound: Callable, features: Ca
     pairs (a_k, b_k) against one fresh shuffle of the b's; ``mine_train(net, opt, a, b, gen,
     steps)``: ``steps`` Adam ascent steps on that bound (one shuffle per step).
 
-    Checked against uaelab's :class:`~uaelab.mine.PerSampleMINE` on the notebook's images and a
+    Checked against uaelab's :class:`~uaelab.mi.mine.PerSampleMINE` on the notebook's images and a
     noisy copy of each: untrained, and after ``steps`` steps, within :data:`MI_TOL` nats. The
     pairs come from uaelab's sampler unless ``features`` (your function) is given.
     """
@@ -320,7 +320,7 @@ def check_mine_estimate(mine_train: Callable, mine_bound: Callable, features: Ca
 
 def _bound_hint(net: Mapping[str, Tensor], a: Tensor, b: Tensor, gen: torch.Generator, got: float) -> str:
     """Why an untrained bound differs: the usual mistakes, tried on the same draws as the learner's."""
-    from ..mine import dv_bound
+    from uaelab.mi.mine import dv_bound
 
     perm = torch.randperm(a.shape[0], generator=gen)
 
@@ -340,7 +340,7 @@ def _bound_hint(net: Mapping[str, Tensor], a: Tensor, b: Tensor, gen: torch.Gene
 
 def check_project(fn: Callable[[Tensor, Tensor, float], Tensor]) -> Feedback:
     """``fn(x_adv, x, eps) -> x_adv``: clip δ = x_adv - x to [-ε, ε], then x_adv to [0, 1]."""
-    from ..attacks import project
+    from uaelab.attacks import project
 
     g = torch.Generator().manual_seed(3)
     x = torch.rand(4, 1, 8, 8, generator=g)

@@ -7,9 +7,10 @@ Each module in this package defines one or more experiments with the ``@experime
 
 An experiment returns an :class:`ExperimentResult` (pandas tables, matplotlib figures and the
 config that produced them). Heavy work inside it goes through :func:`cached`, keyed by the
-settings (:mod:`uaelab.cache`), so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
-module here, runs each experiment in ``order`` and writes its files under ``figures/`` and
-``results/``.
+settings (:mod:`uaelab.augment.cache`), so notebooks and ``make reproduce`` share results. :func:`run_all` imports every
+module here, runs each experiment in ``order`` and writes its files under ``figures/<profile>/`` and
+``results/<profile>/`` of the output folder (:func:`uaelab.utils.output_dir`: ``out``, else
+``$UAELAB_OUTPUT``, else the working directory; never inside the installed package).
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ import matplotlib
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..cache import CACHE_VERSION, cache_key, cached, is_cached  # noqa: F401 (the experiments' public names)
-from ..config import active_profile
-from ..utils import atomic_write_bytes, repo_root
+from uaelab.augment.cache import CACHE_VERSION, cache_key, cached, is_cached  # noqa: F401 (the experiments' public names)
+from uaelab.config import active_profile
+from uaelab.utils import atomic_write_bytes, output_dir, repo_root
 
 
 @dataclass
@@ -77,15 +78,20 @@ def write_result(
     profile: str | None = None,
     figures_dir: Path | None = None,
     results_dir: Path | None = None,
+    out: Path | str | None = None,
 ) -> list[Path]:
     """Write a result's figures (PNG) and tables (CSV and Markdown) plus its config (JSON).
 
-    Files go to ``figures/<profile>/`` and ``results/<profile>/`` of the checkout unless other
-    folders are given. Returns the written paths.
+    Files go to ``figures/<profile>/`` and ``results/<profile>/`` of the output folder ``out``
+    (default :func:`uaelab.utils.output_dir`: ``$UAELAB_OUTPUT``, else the working directory)
+    unless other folders are given. Returns the written paths.
     """
     profile = active_profile(profile)
-    figures_dir = Path(figures_dir or repo_root() / "figures" / profile)
-    results_dir = Path(results_dir or repo_root() / "results" / profile)
+    if figures_dir is None or results_dir is None:
+        base = output_dir(out)
+        figures_dir = figures_dir or base / "figures" / profile
+        results_dir = results_dir or base / "results" / profile
+    figures_dir, results_dir = Path(figures_dir), Path(results_dir)
     written: list[Path] = []
     for key, fig in result.figures.items():
         buf = io.BytesIO()
@@ -124,12 +130,15 @@ def read_result(name: str, tables: tuple[str, ...] = ("summary", "tests", "runs"
     return out
 
 
-def run_all(profile: str | None = None, only: list[str] | None = None) -> list[Path]:
-    """Run every registered experiment (or those named in ``only``) and write their files."""
+def run_all(profile: str | None = None, only: list[str] | None = None,
+            out: Path | str | None = None) -> list[Path]:
+    """Run every registered experiment (or those named in ``only``) and write their files under
+    the output folder ``out`` (see :func:`write_result`)."""
     matplotlib.use("Agg")  # reproduce runs headless
     import matplotlib.pyplot as plt  # after choosing the backend
 
     profile = active_profile(profile)
+    out = output_dir(out)  # checked before the first experiment runs, not after it
     exps = load_all()
     if only:
         unknown = [n for n in only if n not in exps]
@@ -139,7 +148,7 @@ def run_all(profile: str | None = None, only: list[str] | None = None) -> list[P
     written: list[Path] = []
     for exp in tqdm(list(exps.values()), desc=f"reproduce ({profile})", unit="exp"):
         result = exp.fn(profile=profile)
-        written += write_result(result, profile)
+        written += write_result(result, profile, out=out)
         for fig in result.figures.values():
             plt.close(fig)
     return written

@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 
-from .. import criteria as C
-from ..attacks import make_attack
-from ..data import DataSettings, load
-from ..zoo import get_model, model_path
+from uaelab.attacks import criteria as C
+from uaelab.attacks import make_attack
+from uaelab.data import DataSettings, load
+from uaelab.models.zoo import get_model, model_path
 
 
 def load_data(profile: str | None = None, **overrides: Any):
@@ -41,17 +41,18 @@ def correct_samples(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     return x[idx], y[idx], idx
 
 
-def make_mine_attack(method: str, model, profile: str | None, overrides: list[str], seed: int = 0,
-                     target: torch.Tensor | int | None = None, kappa: float | None = None, preset: str = "paper"):
-    """``uaelab.attacks.make_attack`` for a classifier, optionally targeted (``target``: a class
-    or one class per sample), with the attack preset ``preset`` (the paper's text by default, or
-    "reference_code"). Returns the attack; its settings key the caches."""
-    attack = make_attack(method, model, profile=profile, overrides=overrides, seed=seed, kind="classifier",
-                         preset=preset)
+def make_mine_attack(method: str, model, profile: str | None, *, attack: dict[str, Any] | None = None,
+                     mine: dict[str, Any] | None = None, seed: int = 0,
+                     target: torch.Tensor | int | None = None, preset: str = "paper"):
+    """:func:`uaelab.attacks.make_attack` with ``kind="classifier"``, plus a target: a thin
+    wrapper. ``attack``/``mine``: typed settings values (``{"T": 100}``, ``{"sampler": "conv"}``);
+    ``target``: a class or one class per sample (C&W's targeted margin, with the attack's κ);
+    ``preset``: the paper's text by default, or "reference_code". Its settings key the caches."""
+    built = make_attack(method, model, profile=profile, attack=attack, mine=mine, seed=seed,
+                        kind="classifier", preset=preset)
     if target is not None:
-        k = attack.settings.kappa if kappa is None else kappa
-        attack.criterion = C.as_factory(C.cw(model, kappa=k, target=target))
-    return attack
+        built.criterion = C.as_factory(C.cw(model, kappa=built.settings.kappa, target=target))
+    return built
 
 
 def slim(result) -> dict:

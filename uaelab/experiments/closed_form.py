@@ -2,7 +2,7 @@
 
 With Gaussian projections the K pairs of one sample are i.i.d. Gaussian pairs whose coordinate
 correlation is ρ = cos(x, x'), so the quantity per-sample MINE estimates has a closed form,
-I = -(m/2)·log(1 - ρ²) (:func:`uaelab.mine.closed_form_mi`). This module compares the two:
+I = -(m/2)·log(1 - ρ²) (:func:`uaelab.mi.mine.closed_form_mi`). This module compares the two:
 
 * :func:`mine_vs_closed_form` - per-sample MINE at the released K and m against the closed form
   over noise levels; the DV estimate saturates far below the truth for attack-sized δ (a DV
@@ -20,12 +20,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..config import Settings, register
-from ..mine import MineSettings, closed_form_mi
-from ..plotting import Figure, image_grid, new_figure
-from . import ExperimentResult, cached, experiment
-from .classifier_setup import load_data
-from .mine_gaussians import noisy_copy, per_sample_mi
+from uaelab.config import Settings, register
+from uaelab.experiments import ExperimentResult, cached, experiment
+from uaelab.experiments.classifier_setup import load_data
+from uaelab.experiments.mine_gaussians import noisy_copy, per_sample_mi
+from uaelab.mi.mine import MineSettings, closed_form_mi
+from uaelab.viz.plotting import Figure, image_grid, new_figure
 
 FLOOR = 1e-6  # cap on 1 - ρ² for the plots: ρ = 1 (the image itself, αx) is infinite MI
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ..data import DataSettings, DataSplits, load
-from ..plotting import Figure, image_grid, new_figure
-from . import ExperimentResult, experiment
+from uaelab.data import DataSettings, DataSplits, load
+from uaelab.experiments import ExperimentResult, experiment
+from uaelab.viz.plotting import Figure, image_grid, new_figure
 
 
 def class_samples(x: torch.Tensor, y: torch.Tensor, label: int, count: int) -> torch.Tensor:

@@ -14,13 +14,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..attacks import attack_config
-from ..config import Settings, register
-from ..plotting import Figure, image_grid, perturbation_grid
-from ..utils import repo_root
-from . import ExperimentResult, cached, experiment, read_result
-from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
-from .supervised import ABLATIONS
+from uaelab.attacks import attack_config
+from uaelab.config import Settings, register
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.experiments.supervised import ABLATIONS
+from uaelab.utils import repo_root
+from uaelab.viz.plotting import Figure, image_grid, perturbation_grid
 
 
 @register("eps_sweep")
@@ -51,12 +51,11 @@ def sweep(model, x, y, idx, s: EpsSweepSettings, profile, preset: str = "paper")
     """{method: {eps: result dict}} for "minmax" and "pgd" (``preset``: the attacks' preset)."""
     out: dict = {"minmax": {}, "pgd": {}}
     for eps in tqdm(s.epsilons, desc="ε sweep", leave=False):
-        mm = make_mine_attack("mine-sup", model, profile, [f"minmax.T={s.T}", f"minmax.epsilon={eps}",
-                                                            f"mine.sampler={s.sampler}"], seed=s.seed,
-                              preset=preset)
+        mm = make_mine_attack("mine-sup", model, profile, attack={"T": s.T, "epsilon": eps},
+                              mine={"sampler": s.sampler}, seed=s.seed, preset=preset)
         out["minmax"][eps] = slim(mm(x, y, indices=idx))
-        pgd = make_mine_attack("pgd", model, profile, [f"pgd.epsilon={eps}", f"pgd.steps={s.pgd_steps}",
-                                                        f"pgd.alpha={s.pgd_alpha}", "pgd.mi_eval_steps=0"],
+        pgd = make_mine_attack("pgd", model, profile, attack={"epsilon": eps, "steps": s.pgd_steps,
+                                                              "alpha": s.pgd_alpha, "mi_eval_steps": 0},
                                seed=s.seed, preset=preset)
         out["pgd"][eps] = slim(pgd(x, y, indices=idx))
     return out
@@ -94,7 +93,7 @@ def _samples(profile, s: EpsSweepSettings):
 def run(profile: str | None = None, **overrides):
     s = EpsSweepSettings.from_profile(profile, **overrides)
     data, model, model_info, x, y, idx = _samples(profile, s)
-    probe = make_mine_attack("mine-sup", model, profile, [f"minmax.T={s.T}", f"mine.sampler={s.sampler}"], s.seed)
+    probe = make_mine_attack("mine-sup", model, profile, attack={"T": s.T}, mine={"sampler": s.sampler}, seed=s.seed)
     config = {"eps_sweep": s.to_dict(), "data": data.fingerprint(), "model": model_info,
               "attack": attack_config(probe)}
     results = cached("fig3_eps_sweep", config, lambda: sweep(model, x, y, idx, s, profile))
@@ -103,12 +102,11 @@ def run(profile: str | None = None, **overrides):
 
 def control_sweep(model, x, y, idx, s: EpsSweepSettings, profile, mi: str, preset: str = "paper") -> dict:
     """MinMax's sweep with the MI term ``mi`` (a key of ``supervised.ABLATIONS``): {eps: result dict}."""
-    method, extra = ABLATIONS[mi]
+    method, mine = ABLATIONS[mi]
     out = {}
     for eps in s.epsilons:
-        attack = make_mine_attack(method, model, profile, [f"minmax.T={s.T}", f"minmax.epsilon={eps}",
-                                                           f"mine.sampler={s.sampler}"] + extra, seed=s.seed,
-                                  preset=preset)
+        attack = make_mine_attack(method, model, profile, attack={"T": s.T, "epsilon": eps},
+                                  mine={"sampler": s.sampler, **mine}, seed=s.seed, preset=preset)
         out[eps] = slim(attack(x, y, indices=idx))
     return out
 

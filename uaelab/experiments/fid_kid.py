@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attacks import attack_config
-from ..config import Settings, register
-from ..fidelity import FidelitySettings, fid_kid
-from ..plotting import Figure, image_grid, perturbation_grid
-from ..utils import repo_root
-from . import ExperimentResult, cached, experiment, read_result
-from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
-from .supervised import ABLATIONS
+from uaelab.attacks import attack_config
+from uaelab.config import Settings, register
+from uaelab.evaluate.fidelity import FidelitySettings, fid_kid
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.experiments.supervised import ABLATIONS
+from uaelab.utils import repo_root
+from uaelab.viz.plotting import Figure, image_grid, perturbation_grid
 
 # Table 2 of the paper (CIFAR-10, 1000 test samples, Inception features).
 PAPER_TABLE2 = pd.DataFrame(
@@ -59,12 +59,13 @@ class FidKidSettings(Settings):
 
 def make_examples(model, x, y, idx, s: FidKidSettings, profile) -> dict:
     """{"random": [result dict per run], "conv": result dict}."""
-    common = [f"minmax.T={s.T}", "minmax.epsilon=1.0"]
+    common = {"T": s.T, "epsilon": 1.0}
     runs = []
     for r in range(s.random_runs):
-        a = make_mine_attack("mine-sup", model, profile, common + ["mine.sampler=random", f"mine.K={s.K}"], s.seed + r)
+        a = make_mine_attack("mine-sup", model, profile, attack=common, mine={"sampler": "random", "K": s.K},
+                             seed=s.seed + r)
         runs.append(slim(a(x, y, indices=idx)))
-    conv = make_mine_attack("mine-sup", model, profile, common + ["mine.sampler=conv"], s.seed)
+    conv = make_mine_attack("mine-sup", model, profile, attack=common, mine={"sampler": "conv"}, seed=s.seed)
     return {"random": runs, "conv": slim(conv(x, y, indices=idx))}
 
 
@@ -113,7 +114,7 @@ def run(profile: str | None = None, fidelity: FidelitySettings | None = None, **
     data = load_data(profile)
     model, model_info = classifier_for(data, profile)
     x, y, idx = correct_samples(model, data.x_test, data.y_test, s.n_samples)
-    probe = make_mine_attack("mine-sup", model, profile, [f"minmax.T={s.T}"], s.seed)
+    probe = make_mine_attack("mine-sup", model, profile, attack={"T": s.T}, seed=s.seed)
     config = {"fid_kid": s.to_dict(), "data": data.fingerprint(), "model": model_info, "attack": attack_config(probe)}
     examples = cached("table2_examples", config, lambda: make_examples(model, x, y, idx, s, profile))
     extractor_model, ext_info = classifier_for(data, profile, seed=s.extractor_seed)
@@ -154,11 +155,10 @@ def control_examples(profile: str | None = None, fidelity: FidelitySettings | No
     data = load_data(profile)
     model, _ = classifier_for(data, profile)
     _, y, idx = correct_samples(model, data.x_test, data.y_test, s.n_samples)
-    common = [f"minmax.T={s.T}", "minmax.epsilon=1.0", "mine.sampler=random", f"mine.K={s.K}"]
-
     def attack(mi):
-        method, extra = ABLATIONS[mi]
-        return slim(make_mine_attack(method, model, profile, common + extra, s.seed)(x, y, indices=idx))
+        method, mine = ABLATIONS[mi]
+        return slim(make_mine_attack(method, model, profile, attack={"T": s.T, "epsilon": 1.0},
+                                     mine={"sampler": "random", "K": s.K, **mine}, seed=s.seed)(x, y, indices=idx))
 
     sets = {"random sampling, MINE": examples["random"][0]}
     sets.update({mi: cached("table2_control_examples", {**config, "mi": mi}, lambda mi=mi: attack(mi))

@@ -1,6 +1,6 @@
-"""Notebook 01: how far to trust ``estimate_mi`` - a known-MI suite (:mod:`uaelab.mi_tasks`).
+"""Notebook 01: how far to trust ``estimate_mi`` - a known-MI suite (:mod:`uaelab.mi.tasks`).
 
-``mi_benchmark`` runs :func:`uaelab.mine.estimate_mi` at its defaults on every task for a few
+``mi_benchmark`` runs :func:`uaelab.mi.mine.estimate_mi` at its defaults on every task for a few
 seeds and tabulates estimate vs closed form. ``benchmarks/bench_mi.py`` runs the same tasks
 through torch-mist's MINE, SMILE and InfoNCE beside it and writes
 ``benchmarks/results/bench_mi.json``; :func:`load_bench` reads that file back into the same
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Settings, register
-from ..mi_estimator import VERSION
-from ..mi_tasks import QUICK, SUITE, Task
-from ..mine import estimate_mi
-from ..plotting import Figure, new_figure
-from ..utils import repo_root
-from . import ExperimentResult, cached, experiment
+from uaelab.config import Settings, register
+from uaelab.experiments import ExperimentResult, cached, experiment
+from uaelab.mi.estimator import VERSION
+from uaelab.mi.mine import estimate_mi
+from uaelab.mi.tasks import QUICK, SUITE, Task
+from uaelab.utils import repo_root
+from uaelab.viz.plotting import Figure, new_figure
 
 BENCH_JSON = Path("benchmarks") / "results" / "bench_mi.json"
 
@@ -32,7 +32,7 @@ BENCH_JSON = Path("benchmarks") / "results" / "bench_mi.json"
 class MiBenchSettings(Settings):
     """estimate_mi on the known-MI suite."""
 
-    tasks: str = "suite"  # "suite" (all of mi_tasks.SUITE) or "quick" (mi_tasks.QUICK)
+    tasks: str = "suite"  # "suite" (all of uaelab.mi.tasks.SUITE) or "quick" (uaelab.mi.tasks.QUICK)
     n: int = 8000  # pairs per task
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # one sample and one estimator seed each
     steps: int = 6000  # estimate_mi's maximum Adam steps (its default; early stopping ends sooner)
@@ -150,7 +150,7 @@ def load_bench(path: str | Path | None = None) -> dict:
 @experiment("mi_benchmark", title="estimate_mi on a known-MI suite (Gaussians, transforms, Student-t)", order=12)
 def mi_benchmark(profile: str | None = None, **overrides) -> ExperimentResult:
     s = MiBenchSettings.from_profile(profile, **overrides)
-    # the task names too: "quick"/"suite" name lists that can change (mi_tasks.QUICK, SUITE)
+    # the task names too: "quick"/"suite" name lists that can change (uaelab.mi.tasks.QUICK, SUITE)
     config = {"mi_benchmark": s.to_dict(), "estimate_mi": VERSION, "tasks": [t.name for t in task_list(s.tasks)]}
     rows = cached("mi_benchmark", config, lambda: run_ours(task_list(s.tasks), s.n, s.seeds, steps=s.steps))
     summ = summary(rows)

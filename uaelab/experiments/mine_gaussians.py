@@ -2,7 +2,7 @@
 
 Two experiments:
 
-* ``mine_gaussians`` - MINE (the Donsker–Varadhan bound, :func:`uaelab.mine.estimate_mi`) on
+* ``mine_gaussians`` - MINE (the Donsker–Varadhan bound, :func:`uaelab.mi.mine.estimate_mi`) on
   d-dimensional Gaussians whose coordinates have correlation ρ, against the exact
   I = -d/2 · log(1 - ρ²).
 * ``mine_per_sample`` - per-sample MINE (Section 3.1) of an image against itself, against noisy
@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..config import Settings, register
-from ..mi_estimator import VERSION
-from ..mine import MineSettings, PerSampleMINE, estimate_mi
-from ..plotting import Figure, image_grid, new_figure
-from ..utils import check_unit_interval, generator
-from . import ExperimentResult, cached, experiment
-from .classifier_setup import classifier_for, load_data
+from uaelab.config import Settings, register
+from uaelab.experiments import ExperimentResult, cached, experiment
+from uaelab.experiments.classifier_setup import classifier_for, load_data
+from uaelab.mi.estimator import VERSION
+from uaelab.mi.mine import MineSettings, PerSampleMINE, estimate_mi
+from uaelab.utils import check_unit_interval, generator
+from uaelab.viz.plotting import Figure, image_grid, new_figure
 
 
 # -- correlated Gaussians ---------------------------------------------------------------------

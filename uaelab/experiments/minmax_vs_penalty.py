@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attacks import attack_config
-from ..config import Settings, register
-from ..paper import TABLE3
-from ..plotting import Figure, new_figure
-from . import ExperimentResult, cached, experiment
-from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.attacks import attack_config
+from uaelab.config import Settings, register
+from uaelab.experiments import ExperimentResult, cached, experiment
+from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.paper import TABLE3
+from uaelab.viz.plotting import Figure, new_figure
 
 # Table 3 of the paper (1000 samples, T = 9000, 9 binary-search steps); ASR as fractions.
 # A view of uaelab.paper.TABLE3 (the one place the paper's numbers are held).
@@ -69,13 +69,13 @@ def compare(model, x, y, idx, s: MinMaxVsPenaltySettings, profile) -> dict:
 
 def attacks(model, s: MinMaxVsPenaltySettings, profile):
     """The two configured attacks (MinMax, Penalty) for settings ``s``."""
-    extra_mm = [f"mine.steps={s.mine_steps_minmax}"] if s.mine_steps_minmax is not None else []
-    extra_pen = [f"mine.steps={s.mine_steps_penalty}"] if s.mine_steps_penalty is not None else []
-    mm = make_mine_attack("mine-sup", model, profile,
-                          [f"minmax.T={s.budget}", f"mine.sampler={s.sampler}"] + extra_mm, s.seed)
-    pen = make_mine_attack("penalty", model, profile, [
-        f"penalty.T={s.budget // s.binary_steps}", f"penalty.binary_steps={s.binary_steps}",
-        f"penalty.c0={s.c0}", f"mine.sampler={s.sampler}"] + extra_pen, s.seed)
+    mine_mm = {"steps": s.mine_steps_minmax} if s.mine_steps_minmax is not None else {}
+    mine_pen = {"steps": s.mine_steps_penalty} if s.mine_steps_penalty is not None else {}
+    mm = make_mine_attack("mine-sup", model, profile, attack={"T": s.budget},
+                          mine={"sampler": s.sampler, **mine_mm}, seed=s.seed)
+    pen = make_mine_attack("penalty", model, profile,
+                           attack={"T": s.budget // s.binary_steps, "binary_steps": s.binary_steps, "c0": s.c0},
+                           mine={"sampler": s.sampler, **mine_pen}, seed=s.seed)
     return mm, pen
 
 

@@ -8,30 +8,36 @@ original / adversarial / difference images.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import torch
 
-from ..attacks import attack_config
-from ..config import Settings, register
-from ..metrics import perturbation_sizes
-from ..plotting import Figure, comparison_grid, perturbation_grid
-from . import ExperimentResult, cached, experiment
-from .classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.attacks import MinMaxSettings, attack_config
+from uaelab.config import Settings, register
+from uaelab.evaluate.metrics import perturbation_sizes
+from uaelab.experiments import ExperimentResult, cached, experiment
+from uaelab.experiments.classifier_setup import classifier_for, correct_samples, load_data, make_mine_attack, slim
+from uaelab.viz.plotting import Figure, comparison_grid, perturbation_grid
 
 
 @register("supervised")
 @dataclass(frozen=True)
 class SupervisedSettings(Settings):
-    """The supervised MinMax attack demo (notebook 02)."""
+    """The supervised MinMax attack demo (notebook 02).
+
+    ``T`` is this experiment's iteration budget (the paper's supervised runs: 1000), not a second
+    default of the solver's: the solver's own default is ``MinMaxSettings.T`` (Algorithm 1's 40),
+    and :meth:`attack_values` hands the budget to ``make_attack(attack=...)`` as an int. The
+    step sizes, ε and κ take their defaults from ``MinMaxSettings`` (one definition)."""
 
     n_samples: int = 100  # correctly classified test samples to attack
-    T: int = 1000  # MinMax iterations
+    T: int = 1000  # this experiment's MinMax iterations (the solver's default: MinMaxSettings.T)
     sampler: str = "conv"  # per-sample MINE mode: "conv" (paper, whenever applicable) or "random"
-    epsilon: float = 1.0  # L∞ bound (1 = none)
-    kappa: float = 0.0  # C&W confidence margin κ
-    alpha: float = 0.01  # step size on δ
-    beta: float = 0.1  # step size on c
+    epsilon: float = MinMaxSettings.epsilon  # L∞ bound (1 = none)
+    kappa: float = MinMaxSettings.kappa  # C&W confidence margin κ
+    alpha: float = MinMaxSettings.alpha  # step size on δ
+    beta: float = MinMaxSettings.beta  # step size on c
     n_show: int = 8  # samples in the image grid
     seed: int = 0  # seeds MINE networks, shuffles and projections
 
@@ -43,19 +49,27 @@ class SupervisedSettings(Settings):
         if self.n_samples < 1 or self.T < 1 or self.n_show < 1:
             raise ValueError("supervised needs n_samples, T and n_show >= 1")
 
-    def overrides(self) -> list[str]:
-        return [f"minmax.T={self.T}", f"minmax.epsilon={self.epsilon}", f"minmax.kappa={self.kappa}",
-                f"minmax.alpha={self.alpha}", f"minmax.beta={self.beta}", f"mine.sampler={self.sampler}"]
+    def attack_values(self) -> dict[str, Any]:
+        """This experiment's values of the MinMax settings (``make_attack(attack=...)``)."""
+        return {"T": self.T, "epsilon": self.epsilon, "kappa": self.kappa, "alpha": self.alpha, "beta": self.beta}
 
 
 # The controls of the MI term, beside the MINE attack (same settings, same samples): the MINE
 # networks never trained, the MI term removed, and the exact MI of random-sampling mode.
-ABLATIONS = {
-    "MINE": ("mine-sup", []),
-    "MINE, untrained (steps=0)": ("mine-sup", ["mine.steps=0"]),
-    "no MI term": ("no-mi", []),
-    "closed-form MI": ("mine-sup", ["mine.estimator=closed-form"]),
+# name -> (attack method, MINE settings values it changes)
+ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "MINE": ("mine-sup", {}),
+    "MINE, untrained (steps=0)": ("mine-sup", {"steps": 0}),
+    "no MI term": ("no-mi", {}),
+    "closed-form MI": ("mine-sup", {"estimator": "closed-form"}),
 }
+
+
+def supervised_attack_for(method: str, model, profile, s: SupervisedSettings, mine: dict[str, Any] | None = None,
+                          target=None):
+    """The attack ``method`` with the settings ``s`` (typed values all the way to the solver)."""
+    return make_mine_attack(method, model, profile, attack=s.attack_values(),
+                            mine={"sampler": s.sampler, **(mine or {})}, seed=s.seed, target=target)
 
 
 def next_class(y: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
@@ -68,8 +82,8 @@ def attack_samples(model, x, y, idx, s: SupervisedSettings, profile, target=None
     (a key of :data:`ABLATIONS`); a dict of CPU tensors."""
     if mi not in ABLATIONS:
         raise ValueError(f"unknown MI term {mi!r}; choose one of {', '.join(ABLATIONS)}")
-    method, extra = ABLATIONS[mi]
-    attack = make_mine_attack(method, model, profile, s.overrides() + extra, seed=s.seed, target=target)
+    method, mine = ABLATIONS[mi]
+    attack = supervised_attack_for(method, model, profile, s, mine, target=target)
     res = attack(x, y, indices=idx)
     out = slim(res)
     with torch.no_grad():
@@ -103,7 +117,7 @@ def run(profile: str | None = None, **overrides):
     model, model_info = classifier_for(data, profile)
     x, y, idx = correct_samples(model, data.x_test, data.y_test, s.n_samples)
     config = {"supervised": s.to_dict(), "data": data.fingerprint(), "model": model_info,
-              "profile_attack": attack_config(make_mine_attack("mine-sup", model, profile, s.overrides(), s.seed))}
+              "profile_attack": attack_config(supervised_attack_for("mine-sup", model, profile, s))}
     untargeted = cached("supervised_untargeted", config, lambda: attack_samples(model, x, y, idx, s, profile))
     target = next_class(y, data.n_classes)
     targeted = cached("supervised_targeted", config,
@@ -135,8 +149,8 @@ def _ablation_runs(profile: str | None = None, **overrides):
     model, model_info = classifier_for(data, profile)
     x, y, idx = correct_samples(model, data.x_test, data.y_test, s.n_samples)
     outs = {}
-    for name, (method, extra) in ABLATIONS.items():
-        attack = make_mine_attack(method, model, profile, s.overrides() + extra, seed=s.seed)
+    for name, (method, mine) in ABLATIONS.items():
+        attack = supervised_attack_for(method, model, profile, s, mine)
         config = {"data": data.fingerprint(), "model": model_info, "attack": attack_config(attack),
                   "n": s.n_samples}
         outs[name] = cached("supervised_ablation", config,

@@ -2,31 +2,32 @@
 
 Four autoencoders (sparse, dense, convolutional, adversarial) × the methods original, MINE-UAE,
 L2-UAE and Gaussian augmentation (GA, σ = 0.01 and 0.001). The test error is the per-pixel MSE
-on the untouched test set (:func:`uaelab.metrics.reconstruction_error`); the ASR is measured on
+on the untouched test set (:func:`uaelab.evaluate.metrics.reconstruction_error`); the ASR is measured on
 the training set. The pipeline is :mod:`uaelab.augment`.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from .. import paper
-from ..attacks import METHODS, check_preset, make_attack
-from ..augment import AugmentSettings, Method, run_augmentation, scaled_recipe
-from ..augment_tables import direction_check, paper_style, summarize
-from ..config import COMPONENTS, Settings, active_profile, register
-from ..data import CsvOptions, load_dataset
-from ..metrics import reconstruction_error
-from ..paper import TABLE4
-from ..plotting import comparison_grid
-from ..robustness import robust_reconstruction_error
-from ..train import train_autoencoder
-from ..utils import repo_root
-from ..verdicts import claim_tests, runs_table, seeds_note
-from . import ExperimentResult, cached, experiment, read_result
+from uaelab import paper
+from uaelab.attacks import METHODS, Preset, check_preset, make_attack
+from uaelab.augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from uaelab.augment.robustness import robust_reconstruction_error
+from uaelab.augment.tables import direction_check, paper_style, summarize
+from uaelab.config import COMPONENTS, Settings, active_profile, coerce, did_you_mean, register
+from uaelab.data import CsvOptions, load_dataset
+from uaelab.evaluate.metrics import reconstruction_error
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.mi.mine import MineSettings
+from uaelab.models.train import train_autoencoder
+from uaelab.paper import TABLE4
+from uaelab.utils import repo_root
+from uaelab.verdicts import claim_tests, runs_table, seeds_note
+from uaelab.viz.plotting import comparison_grid
 
 # The paper's Table 4 (views of uaelab.paper.TABLE4): per autoencoder, method -> (error, ASR);
 # Original's ASR is None. PAPER_MNIST is the upper half, PAPER_SVHN the lower.
@@ -55,7 +56,7 @@ class Table4Settings(Settings, CsvOptions):
     attack_set: tuple[str, ...] = ()  # attack overrides "field=value" for MINE-/L2-UAE (e.g. T=20)
     # attack preset (uaelab.attacks.PRESETS): the released code's choices, which produced the
     # paper's numbers, or "paper" for the paper's text (L2 norms, δ0 = 0, c0 = 0)
-    preset: Literal["reference_code", "paper"] = "reference_code"
+    preset: Preset = "reference_code"
     data_seed: int = 0  # seed of the subsets
     adversarial_hidden: int | None = None  # hidden width of the adversarial AE (None: the profile's model default)
     pgd_eps: float = 0.0  # > 0: also report the test error under an L∞ PGD attack of this radius
@@ -75,6 +76,7 @@ class Table4Settings(Settings, CsvOptions):
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"epochs must be >= 1 or None, got {self.epochs}")
         check_preset(self.preset)
+        parse_attack_set(self.attack_set)
 
 
 class ReconstructionTask:
@@ -114,34 +116,72 @@ class ReconstructionTask:
         return out
 
     def make_attack(self, method: Method, model, seed: int):
-        return make_uae_attack(method, model, self.profile, self.attack_set, seed, preset=self.preset)
+        return make_attack(method.attack, model, profile=self.profile, seed=seed, preset=self.preset,
+                           **attack_overrides(method, self.attack_set))
 
 
-def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> list[str]:
-    """``"component.field=value"`` overrides for ``method``'s attack.
+def _attack_components() -> dict[str, type]:
+    """Settings class of every registered attack method's component."""
+    return {spec.component: COMPONENTS[spec.component] for spec in METHODS.values()}
 
-    ``attack_set`` entries: ``"T=20"`` (no prefix) applies to every method whose settings have
-    that field, so MINE-UAE and L2-UAE get the same iteration budget; ``"mine.K=64"`` applies to
-    the per-sample MINE of every method; ``"minmax.T=20"`` only to that component.
-    """
-    comp = METHODS[method.attack].component
-    fields = COMPONENTS[comp].field_names()
-    out = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
+
+def parse_attack_set(attack_set: tuple[str, ...]) -> list[tuple[str | None, str, str]]:
+    """``attack_set`` entries as (component or None, field, value text), checked: an
+    un-prefixed field must belong to some attack's settings, a prefix must be ``mine`` or an
+    attack's settings component, and the field must be one of its settings. Anything else raises
+    ``ValueError`` with the closest valid name (a typo never applies to nothing)."""
+    comps = {"mine": MineSettings, **_attack_components()}
+    unprefixed = sorted({f for c in _attack_components().values() for f in c.field_names()})
+    out = []
     for item in attack_set:
-        key = item.partition("=")[0].strip()
-        prefix, dot, name = key.partition(".")
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"attack_set entry {item!r} must look like field=value or component.field=value")
+        prefix, dot, name = key.strip().partition(".")
         if not dot:
-            if key in fields:
-                out.append(f"{comp}.{item.strip()}")
-        elif prefix in ("mine", comp):
-            out.append(item.strip())
+            name, prefix = prefix, None
+            if name not in unprefixed:
+                raise ValueError(f"attack_set entry {item!r}: no attack has a setting {name!r}."
+                                 f"{did_you_mean(name, unprefixed)} Prefix MINE settings with 'mine.'")
+        elif prefix not in comps:
+            raise ValueError(f"attack_set entry {item!r}: unknown settings component {prefix!r}."
+                             f"{did_you_mean(prefix, comps)} Components: {', '.join(comps)}")
+        else:
+            comps[prefix]._check_names({name: None})
+        out.append((prefix, name, text.strip()))
     return out
 
 
-def make_uae_attack(method: Method, model, profile: str, attack_set: tuple[str, ...], seed: int, **kwargs):
-    """The attack for ``method`` against ``model``'s reconstruction loss (shared with Table 6)."""
-    return make_attack(method.attack, model, profile=profile, overrides=attack_overrides(method, attack_set),
-                       seed=seed, **kwargs)
+def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Typed ``make_attack`` keyword values for ``method``'s attack: ``{"attack": {...}, "mine": {...}}``.
+
+    ``attack_set`` entries, read from text once here: ``"T=20"`` (no prefix) applies to every
+    method whose settings have that field, so MINE-UAE and L2-UAE get the same iteration budget;
+    ``"mine.K=64"`` to the per-sample MINE of every method; ``"minmax.T=20"`` only to that
+    component. Misspelt names raise (:func:`parse_attack_set`). Then ``method.overrides`` (typed
+    already), last so that they win: "start-only" keeps T = 1 and "closed-form" its estimator
+    whatever budget the run sets for every method (a run-wide T = 20 once turned start-only into a
+    full no-MI run).
+    """
+    comp = METHODS[method.attack].component
+    settings_cls = COMPONENTS[comp]
+    fields = settings_cls.field_names()
+    attack: dict[str, Any] = {}
+    mine: dict[str, Any] = {}
+    for prefix, name, text in parse_attack_set(attack_set):
+        if prefix is None and name in fields or prefix == comp:
+            attack[name] = coerce(settings_cls, name, text)
+        elif prefix == "mine":
+            mine[name] = coerce(MineSettings, name, text)
+    for key, value in method.overrides.items():
+        prefix, dot, name = key.partition(".")
+        if not dot or prefix == comp:
+            attack[name if dot else key] = value
+        elif prefix == "mine":
+            mine[name] = value
+        else:
+            raise ValueError(f"method {method.key!r}: override {key!r} names neither 'mine' nor {comp!r}")
+    return {"attack": attack, "mine": mine}
 
 
 def preset_note(preset: str, attack_set: tuple[str, ...] = ()) -> str:

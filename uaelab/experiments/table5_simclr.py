@@ -11,28 +11,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import torch
 from torch import nn
 
-from .. import paper
-from ..attacks import check_preset
-from ..augment import AugmentSettings, Method, original_model, run_augmentation
-from ..augment_tables import paper_style, summarize
-from ..config import Settings, active_profile, register
-from ..criteria import TiledContrastive
-from ..metrics import accuracy, features
-from ..models.simclr import nt_xent, simclr_augment
-from ..paper import TABLE5
-from ..robustness import robust_accuracy
-from ..train import recipe_settings, train_simclr
-from ..utils import derive_seed, eval_mode
-from ..verdicts import claim_tests, runs_table, seeds_note
-from . import ExperimentResult, cached, experiment, read_result
-from .table4_reconstruction import load_data as load4
-from .table4_reconstruction import make_uae_attack, preset_note, split_overrides, uae_figure
+from uaelab import paper
+from uaelab.attacks import Preset, check_preset, make_attack
+from uaelab.attacks.criteria import TiledContrastive
+from uaelab.augment import AugmentSettings, Method, original_model, run_augmentation
+from uaelab.augment.robustness import robust_accuracy
+from uaelab.augment.tables import paper_style, summarize
+from uaelab.config import Settings, active_profile, register
+from uaelab.evaluate.metrics import accuracy, features
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.experiments.table4_reconstruction import (
+    attack_overrides,
+    parse_attack_set,
+    preset_note,
+    split_overrides,
+    uae_figure,
+)
+from uaelab.experiments.table4_reconstruction import load_data as load4
+from uaelab.models.simclr import nt_xent, simclr_augment
+from uaelab.models.train import recipe_settings, train_simclr
+from uaelab.paper import TABLE5
+from uaelab.utils import derive_seed, eval_mode
+from uaelab.verdicts import claim_tests, runs_table, seeds_note
 
 # The paper's Table 5 (CIFAR-10, ResNet-18, batch 512): method -> (loss, accuracy); MINE-UAE ASR 100%.
 # A view of uaelab.paper.TABLE5 (CLAE left out: it reports an accuracy gain only).
@@ -52,8 +58,8 @@ class Table5Settings(Settings):
     attack_set: tuple[str, ...] = ("T=20",)  # MINE-UAE overrides; the paper's SimCLR UAEs use T = 20
     # attack preset: "paper" (x' against fixed augmented views of x, this package's reading of
     # Section 4.6) or "reference_code" (the released SimCLR attack: the tiled-copies criterion of
-    # uaelab.criteria.TiledContrastive, which is constant, and the dual step with t^(1/2))
-    preset: Literal["paper", "reference_code"] = "paper"
+    # uaelab.attacks.criteria.TiledContrastive, which is constant, and the dual step with t^(1/2))
+    preset: Preset = "paper"
     pgd_eps: float = 8 / 255  # L∞ radius of the robustness evaluation
     pgd_steps: int = 10  # PGD iterations of the robustness evaluation
     data_seed: int = 0  # seed of the subsets
@@ -68,6 +74,7 @@ class Table5Settings(Settings):
         if not 0 < self.pgd_eps <= 1 or self.pgd_steps < 1:
             raise ValueError("pgd_eps must lie in (0, 1] and pgd_steps be >= 1")
         check_preset(self.preset)
+        parse_attack_set(self.attack_set)
 
 
 class ProbeClassifier(nn.Module):
@@ -89,7 +96,7 @@ class ProbeClassifier(nn.Module):
 
 
 def fit_probe(model: nn.Module, x_train, y_train, seed: int = 0, max_iter: int = 2000) -> ProbeClassifier:
-    """Logistic regression on standardised frozen features (as :func:`uaelab.metrics.linear_probe`),
+    """Logistic regression on standardised frozen features (as :func:`uaelab.evaluate.metrics.linear_probe`),
     returned as a differentiable :class:`ProbeClassifier` so PGD can attack encoder + probe."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -159,8 +166,8 @@ class SimclrTask:
                 "pgd_accuracy": robust_accuracy(probe, data.x_test, data.y_test, self.s.pgd_eps, self.s.pgd_steps)}
 
     def make_attack(self, method: Method, model, seed: int):
-        return make_uae_attack(method, model, self.profile, self.s.attack_set, seed, kind="simclr",
-                               preset=self.s.preset)
+        return make_attack(method.attack, model, profile=self.profile, seed=seed, kind="simclr",
+                           preset=self.s.preset, **attack_overrides(method, self.s.attack_set))
 
 
 @torch.no_grad()

@@ -19,12 +19,12 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from .. import paper
-from ..attacks import check_preset
-from ..augment import AugmentSettings, Method, run_augmentation, scaled_recipe
-from ..augment_tables import paper_style, summarize
-from ..config import Settings, active_profile, register
-from ..data import (
+from uaelab import paper
+from uaelab.attacks import Preset, check_preset, make_attack
+from uaelab.augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from uaelab.augment.tables import paper_style, summarize
+from uaelab.config import Settings, active_profile, register
+from uaelab.data import (
     CSV_OPTIONS,
     CsvOptions,
     balanced_subset,
@@ -34,12 +34,12 @@ from ..data import (
     load_dataset,
     stratified_split,
 )
-from ..metrics import extra_trees_accuracy, reconstruction_error
-from ..paper import TABLE6
-from ..train import train_concrete
-from ..verdicts import claim_tests, runs_table, seeds_note
-from . import ExperimentResult, cached, experiment, read_result
-from .table4_reconstruction import make_uae_attack, preset_note, split_overrides
+from uaelab.evaluate.metrics import extra_trees_accuracy, reconstruction_error
+from uaelab.experiments import ExperimentResult, cached, experiment, read_result
+from uaelab.experiments.table4_reconstruction import attack_overrides, parse_attack_set, preset_note, split_overrides
+from uaelab.models.train import train_concrete
+from uaelab.paper import TABLE6
+from uaelab.verdicts import claim_tests, runs_table, seeds_note
 
 # The paper's Table 6: dataset -> (error original, error MINE-UAE, accuracy original, accuracy MINE-UAE).
 # A view of uaelab.paper.TABLE6 (which has only these two columns: no L2-UAE or GA in the paper's Table 6).
@@ -66,7 +66,7 @@ class Table6Settings(Settings, CsvOptions):
     epochs: int | None = None  # override the concrete AE's training epochs (None: the recipe's)
     attack_set: tuple[str, ...] = ()  # MINE-UAE overrides "field=value" (e.g. T=20)
     # attack preset (uaelab.attacks.PRESETS): the released code's choices, or "paper" (its text)
-    preset: Literal["reference_code", "paper"] = "reference_code"
+    preset: Preset = "reference_code"
     n_estimators: int = 50  # trees of the downstream Extra-Trees classifier
     data_seed: int = 0  # seed of splits and subsets
     coil_size: int = 20  # COIL-20 side length in pixels (the concrete-AE paper uses 20×20)
@@ -87,6 +87,7 @@ class Table6Settings(Settings, CsvOptions):
         if used and not any(is_csv(n) for n in self.datasets):
             raise ValueError(f"{', '.join(used)} apply to CSV files only and table6.datasets has none; leave them out")
         check_preset(self.preset)
+        parse_attack_set(self.attack_set)
 
 
 def default_M(d: int) -> int:
@@ -127,7 +128,8 @@ class ConcreteTask:
                 "train_error": reconstruction_error(model, data.x_train), "selected": sel.tolist()}
 
     def make_attack(self, method: Method, model, seed: int):
-        return make_uae_attack(method, model, self.profile, self.attack_set, seed, preset=self.preset)
+        return make_attack(method.attack, model, profile=self.profile, seed=seed, preset=self.preset,
+                           **attack_overrides(method, self.attack_set))
 
 
 def load_data(name: str, s: Table6Settings):

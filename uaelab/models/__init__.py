@@ -2,16 +2,30 @@
 
 Images are N×C×H×W float32 in [0, 1]; classifiers return logits, autoencoders return
 reconstructions in [0, 1]. :func:`build_model` rebuilds any of them from a kind and its
-``.config`` (used by :mod:`uaelab.checkpoint`).
+``.config`` (used by :mod:`uaelab.models.checkpoint`).
 """
 from __future__ import annotations
 
 from torch import nn
 
-from .autoencoders import AUTOENCODERS, AdversarialAE, ConvAE, DenseAE, SparseAE, make_autoencoder
-from .classifiers import CLASSIFIERS, CWCifarClassifier, CWMnistClassifier, DigitsClassifier, make_classifier
-from .concrete import ConcreteAutoencoder, ConcreteSelect, random_features
-from .simclr import SimCLR, SmallEncoder, make_encoder, nt_xent, resnet18_small, simclr_augment, simclr_step
+from uaelab.models.autoencoders import AUTOENCODERS, AdversarialAE, ConvAE, DenseAE, SparseAE, make_autoencoder
+from uaelab.models.classifiers import (
+    CLASSIFIERS,
+    CWCifarClassifier,
+    CWMnistClassifier,
+    DigitsClassifier,
+    make_classifier,
+)
+from uaelab.models.concrete import ConcreteAutoencoder, ConcreteSelect, random_features
+from uaelab.models.simclr import (
+    SimCLR,
+    SmallEncoder,
+    make_encoder,
+    nt_xent,
+    resnet18_small,
+    simclr_augment,
+    simclr_step,
+)
 
 __all__ = [
     "DigitsClassifier", "CWMnistClassifier", "CWCifarClassifier", "make_classifier",

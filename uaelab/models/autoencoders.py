@@ -3,7 +3,7 @@
 Every autoencoder takes images N×C×H×W float32 in [0, 1] (any C, H, W: digits 1×8×8, MNIST
 1×28×28, SVHN/CIFAR 3×32×32) and returns a reconstruction of the same shape in [0, 1]
 (sigmoid output). ``.encode(x)`` gives the code. ``.config`` holds the constructor arguments
-so that :mod:`uaelab.checkpoint` can rebuild the model.
+so that :mod:`uaelab.models.checkpoint` can rebuild the model.
 
 Architectures follow the authors' released code (see ``REFERENCE.md``); what the code does
 not fix (adversarial AE sizes, padding for odd image sizes) is documented where chosen.
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .classifiers import _check_shape
+from uaelab.models.classifiers import _check_shape
 
 AEKind = Literal["dense", "sparse", "conv", "adversarial"]
 
@@ -171,7 +171,7 @@ class AdversarialAE(_FlatAE):
                        "latent_activation": latent_activation}
 
     def make_step(self, lr: float = 1e-3, adv_lr: float | None = None) -> "AdversarialStep":
-        """A ``step_fn`` for :func:`uaelab.train.fit` with its own three Adam optimizers.
+        """A ``step_fn`` for :func:`uaelab.models.train.fit` with its own three Adam optimizers.
 
         Returns ``step(model, x, y) -> float`` (the reconstruction loss), which updates the
         weights itself; ``fit`` sees a float and does not step its own optimizer.
@@ -182,7 +182,7 @@ class AdversarialAE(_FlatAE):
 class AdversarialStep:
     """One AAE training step: reconstruction, discriminator, then generator (see :class:`AdversarialAE`).
 
-    Holds the three Adam optimizers; ``state_dict``/``load_state_dict`` let :func:`uaelab.train.fit`
+    Holds the three Adam optimizers; ``state_dict``/``load_state_dict`` let :func:`uaelab.models.train.fit`
     save and resume them with the rest of the training state.
     """
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .classifiers import _check_shape
+from uaelab.models.classifiers import _check_shape
 
 
 class SmallEncoder(nn.Module):
@@ -149,7 +149,7 @@ def simclr_augment(in_shape, strength: float = 0.5):
 
 
 def simclr_step(in_shape, temperature: float = 0.5, strength: float = 0.5):
-    """A ``step_fn`` for :func:`uaelab.train.fit`: two augmented views -> NT-Xent loss."""
+    """A ``step_fn`` for :func:`uaelab.models.train.fit`: two augmented views -> NT-Xent loss."""
     augment = simclr_augment(in_shape, strength)
 
     def step(model: SimCLR, x: torch.Tensor, y=None) -> torch.Tensor:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pickle
 from typing import Any, Callable, TypeVar
 
-from .utils import atomic_write_bytes, cache_dir, fingerprint
+from uaelab.utils import atomic_write_bytes, cache_dir, fingerprint
 
 T = TypeVar("T")
 CACHE_VERSION = 2  # bump to invalidate every cached result after a change in semantics

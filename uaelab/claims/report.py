@@ -13,10 +13,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from . import paper
-from .claims import REAL, STATUSES, claims_markdown, claims_table
-from .utils import repo_root
-from .verdicts import ALPHA, NOT_RUN, VERDICTS, claim_tests
+from uaelab import paper
+from uaelab.claims import REAL, STATUSES, claims_markdown, claims_table
+from uaelab.utils import is_checkout, repo_root
+from uaelab.verdicts import ALPHA, NOT_RUN, VERDICTS, claim_tests
 
 README_START, README_END = "<!-- claims:start -->", "<!-- claims:end -->"
 FIGURES = Path("figures") / "real"
@@ -312,7 +312,11 @@ def refresh_tests_tables(root: Path) -> list[Path]:
 
 def write_claims(root: Path | str | None = None, readme: bool = True) -> list[Path]:
     """Write results/real/claims.{csv,md}, the forest plots and their data, docs/findings.md, and
-    refresh the README's summary block."""
+    refresh the README's summary block. ``root``: a checkout (default: this one); an installed
+    package has no committed results to judge and is never written to."""
+    if root is None and not is_checkout():
+        raise ValueError(f"write_claims rewrites a source checkout's results/ and README, but uaelab runs from an "
+                         f"installed copy ({repo_root()}); run it in a checkout or pass root=<checkout>")
     root = Path(root) if root is not None else repo_root()
     written = refresh_tests_tables(root)
     table = claims_table(root)

@@ -17,7 +17,7 @@ Every task draws ``n`` pairs ``(a_i, b_i)`` and knows I(a; b) in nats from a clo
 * ``independent``: a ⊥ b.
 * ``projection``: the K pairs of per-sample MINE in random-sampling mode for one digit x and a
   noisy copy x' (a_k = P_k x, b_k = P_k x', P_k with i.i.d. N(0, 1/m) entries), whose MI is
-  :func:`uaelab.mine.closed_form_mi` = −(m/2)·log(1 − cos²(x, x')).
+  :func:`uaelab.mi.mine.closed_form_mi` = −(m/2)·log(1 − cos²(x, x')).
 
 Targets are given in nats; ρ is found by bisection so that the closed form hits the target.
 """
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import load_dataset
-from .mine import closed_form_mi
-from .utils import generator
+from uaelab.data import load_dataset
+from uaelab.mi.mine import closed_form_mi
+from uaelab.utils import generator
 
 
 @dataclass(frozen=True)

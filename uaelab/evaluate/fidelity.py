@@ -10,7 +10,7 @@ names the extractor it used.
 
 Example::
 
-    from uaelab.fidelity import FidelitySettings, fid_kid
+    from uaelab.evaluate.fidelity import FidelitySettings, fid_kid
     res = fid_kid(x_adv, x_train, FidelitySettings.from_profile("quick"), classifier=model)
     res["fid"], res["kid_mean"], res["extractor"]
 
@@ -29,8 +29,8 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .config import Settings, register
-from .utils import check_unit_interval, fingerprint
+from uaelab.config import Settings, register
+from uaelab.utils import check_unit_interval, fingerprint
 
 INCEPTION = "inception-v3-compat"
 CLASSIFIER_PREFIX = "uaelab-classifier"
@@ -181,7 +181,7 @@ def resolve_extractor(settings: FidelitySettings, classifier: nn.Module | None =
     if classifier is None:
         raise ValueError(
             "the offline FID/KID extractor needs a trained classifier of the same dataset: pass classifier=model "
-            "(e.g. uaelab.zoo.get_model(...))"
+            "(e.g. uaelab.models.zoo.get_model(...))"
         )
     name = register_classifier_extractor(classifier)
     desc = (f"{name}: penultimate features of a {type(classifier).__name__} trained on the same data "

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .augment import CONTROL_LABELS, improvement
+from uaelab.augment import CONTROL_LABELS, improvement
 
 
 def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """``estimate_mi``: the Donsker–Varadhan (MINE) estimate of I(a; b) from paired samples.
 
-Re-exported as :func:`uaelab.mine.estimate_mi`. It does not use the attacks' per-sample
-statistics networks (:class:`uaelab.mine.StatNets`): those are separable (one linear branch
+Re-exported as :func:`uaelab.mi.mine.estimate_mi`. It does not use the attacks' per-sample
+statistics networks (:class:`uaelab.mi.mine.StatNets`): those are separable (one linear branch
 per input, added, one ReLU layer) and underfit the log-density ratio of anything beyond a
 low-dimensional Gaussian. Here the critics are a closed-form Gaussian (canonical-correlation)
 critic and an MLP correction on top of it, picked on one held-out split and scored on another.
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .utils import derive_seed
+from uaelab.utils import derive_seed
 
 Objective = Literal["js", "dv"]
 CRITICS = ("gauss+mlp", "gauss", "mlp")

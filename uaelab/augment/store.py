@@ -33,8 +33,8 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from . import __version__
-from .utils import atomic_write_bytes, fingerprint, model_device, writable
+from uaelab import __version__
+from uaelab.utils import atomic_write_bytes, fingerprint, model_device, writable
 
 MANIFEST = "manifest.json"
 FORMAT = "uaelab-uae-shards/1"

@@ -5,10 +5,10 @@
 
     torchrun --nproc-per-node 2 -m uaelab generate ...   # the same, split over 2 processes
 
-The checkpoint is one written by :mod:`uaelab.checkpoint` (its model settings travel with it;
+The checkpoint is one written by :mod:`uaelab.models.checkpoint` (its model settings travel with it;
 its input shape must match the data). The results folder holds ``manifest.json`` and shards
-(see :mod:`uaelab.store`); read it back with :func:`uaelab.store.read_results`,
-:func:`~uaelab.store.load_adversarial` or :func:`~uaelab.store.augmented_dataset`.
+(see :mod:`uaelab.augment.store`); read it back with :func:`uaelab.augment.store.read_results`,
+:func:`~uaelab.augment.store.load_adversarial` or :func:`~uaelab.augment.store.augmented_dataset`.
 
 Interrupt it at any time (even ``kill -9``) and rerun the same command: finished shards are
 kept, the rest is computed, and the result equals an uninterrupted run bit for bit (CPU). A
@@ -30,10 +30,12 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from . import checkpoint, store
-from .attacks import METHODS, PRESETS, attack_config, make_attack
-from .data import CSV_OPTIONS, DATASETS, NAN_POLICIES, NON_NUMERIC, load_dataset
-from .utils import seed_everything
+from uaelab import plugins
+from uaelab.attacks import METHODS, PRESETS, attack_config, make_attack
+from uaelab.augment import store
+from uaelab.data import CSV_OPTIONS, DATASETS, NAN_POLICIES, NON_NUMERIC, load_dataset
+from uaelab.models import checkpoint
+from uaelab.utils import seed_everything
 
 
 def parse_indices(text: str) -> list[int]:
@@ -52,7 +54,10 @@ def parse_indices(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # built on each call from the registries, so attacks and datasets registered later show up
+    # built on each call from the registries, so attacks and datasets registered later show up,
+    # with those of the installed plugins (entry points, uaelab.plugins)
+    for group in plugins.GROUPS:
+        plugins.load_plugins(group)
     components = list(dict.fromkeys(m.component for m in METHODS.values()))
     p = argparse.ArgumentParser(
         prog="uaelab generate",
@@ -71,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     csv.add_argument("--nan-policy", choices=NAN_POLICIES, default="error",
                      help="missing values: error (default), drop (those rows), or impute-mean")
     p.add_argument("--split", choices=("train", "test"), default="train", help="which split to attack")
-    p.add_argument("--checkpoint", required=True, help="model checkpoint saved by uaelab (uaelab.checkpoint.save)")
+    p.add_argument("--checkpoint", required=True,
+                   help="model checkpoint saved by uaelab (uaelab.models.checkpoint.save)")
     p.add_argument("--method", required=True, choices=list(METHODS),
                    help="; ".join(f"{k}: {v.help}" for k, v in METHODS.items()))
     p.add_argument("--profile", default=None, help="settings profile: quick or paper ($UAELAB_PROFILE, default quick)")
@@ -131,12 +137,12 @@ def csv_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def prepare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
-    """Load data, checkpoint and attack; return the arguments of :func:`uaelab.store.generate_to_dir`."""
+    """Load data, checkpoint and attack; return the arguments of :func:`uaelab.augment.store.generate_to_dir`."""
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     store.check_out_dir(args.out, create=False)  # fail before the slow loading
     if not Path(args.checkpoint).is_file():
-        raise ValueError(f"no checkpoint at {args.checkpoint}; train a model first (uaelab.zoo.get_model writes "
+        raise ValueError(f"no checkpoint at {args.checkpoint}; train a model first (uaelab.models.zoo.get_model writes "
                          "one) and pass its path with --checkpoint")
     csv = csv_options(args)
     data = load_dataset(args.data, root=args.data_root, seed=args.data_seed, **csv)

@@ -17,14 +17,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import paper as P
-from .utils import repo_root
-from .verdicts import (
+from uaelab import paper as P
+from uaelab.utils import repo_root
+from uaelab.verdicts import (
     NOT_RUN,
     VERDICTS,
     Comparison,
@@ -60,20 +60,42 @@ def _cfg(path: Path, suffix: str) -> dict:
 
 
 @functools.lru_cache(maxsize=64)
-def _runs(path: str, mtime: float) -> pd.DataFrame:
-    return pd.read_csv(path, index_col=0)
+def _runs(paths: tuple[str, ...], mtimes: tuple[float, ...]) -> pd.DataFrame:
+    frames = [pd.read_csv(p, index_col=0) for p in paths]
+    out = frames[0]
+    for path, f in zip(paths[1:], frames[1:]):
+        _check_same_originals(out, f, paths[0], path)
+        replaced = set(f["method"]) - {"Original"}
+        out = pd.concat([out[~out["method"].isin(replaced)], f[f["method"].isin(replaced)]], ignore_index=True)
+    return out
 
 
-def runs(path: Path) -> pd.DataFrame:
-    """A runs table (one line per method and retraining seed), read once per file version."""
-    return _runs(str(path), path.stat().st_mtime)
+def _check_same_originals(a: pd.DataFrame, b: pd.DataFrame, pa: str, pb: str) -> None:
+    """Rows of a second run replace a first run's only if both trained the same original models
+    (same data, seeds and recipe give the same numbers on CPU): compared on every shared metric."""
+    oa, ob = (d[d["method"] == "Original"].set_index("retrain_seed") for d in (a, b))
+    seeds = oa.index.intersection(ob.index)
+    cols = [c for c in oa.columns if c in ob.columns and c not in ("model", "method", "seed")
+            and pd.api.types.is_numeric_dtype(oa[c]) and oa[c].notna().all()]
+    if seeds.empty or not np.allclose(oa.loc[seeds, cols].to_numpy(float), ob.loc[seeds, cols].to_numpy(float),
+                                      rtol=1e-6, atol=1e-9):
+        raise ValueError(f"{Path(pb).name} cannot replace rows of {Path(pa).name}: their Original rows differ, so "
+                         "the runs did not train the same models")
+
+
+def runs(path: Path | Sequence[Path]) -> pd.DataFrame:
+    """A runs table (one line per method and retraining seed), read once per file version. Given
+    several files, each later one replaces the earlier ones' rows of the methods it ran (not
+    Original, which must agree: :func:`_check_same_originals`)."""
+    paths = (path,) if isinstance(path, Path) else tuple(path)
+    return _runs(tuple(map(str, paths)), tuple(p.stat().st_mtime for p in paths))
 
 
 # -- families of the augmentation tables: MINE-UAE against every other row, Holm within --------
 @functools.lru_cache(maxsize=64)
-def _aug_family(path: str, mtime: float, metric: str, others: tuple[tuple[str, str], ...], margin: float,
-                family: str) -> dict[str, Comparison]:
-    df = _runs(path, mtime)
+def _aug_family(paths: tuple[Path, ...], mtimes: tuple[float, ...], metric: str, others: tuple[tuple[str, str], ...],
+                margin: float, family: str) -> dict[str, Comparison]:
+    df = runs(paths)
     mine = df[df["method"] == "MINE-UAE"]
     if mine.empty:
         raise KeyError("MINE-UAE")
@@ -82,17 +104,19 @@ def _aug_family(path: str, mtime: float, metric: str, others: tuple[tuple[str, s
     return dict(zip([o for o, _ in present], judge_family(comps, family)))
 
 
-def aug_comparison(path: Path, metric: str, other: str, others: tuple[tuple[str, str], ...], margin: float,
-                   family: str) -> Comparison:
+def aug_comparison(path: Path | Sequence[Path], metric: str, other: str, others: tuple[tuple[str, str], ...],
+                   margin: float, family: str) -> Comparison:
     """MINE-UAE against ``other`` in the family of ``others`` ((method, direction) pairs) of a runs
-    file: paired over shared retraining seeds, Holm within the family."""
-    fam = _aug_family(str(path), path.stat().st_mtime, metric, others, margin, family)
+    file (or files, as :func:`runs` merges them): paired over shared retraining seeds, Holm within
+    the family."""
+    paths = (path,) if isinstance(path, Path) else tuple(path)
+    fam = _aug_family(paths, tuple(p.stat().st_mtime for p in paths), metric, others, margin, family)
     if other not in fam:
         raise KeyError(other)
     return fam[other]
 
 
-def _original_mean(path: Path, metric: str) -> float:
+def _original_mean(path: Path | Sequence[Path], metric: str) -> float:
     df = runs(path)
     base = df[df["method"] == "Original"][metric]
     if base.empty:
@@ -391,6 +415,11 @@ def _unavailable(why: str) -> Callable[[Path], dict]:
 
 # -- Table 5 (SimCLR): the Fashion-MNIST analogue with the released SimCLR attack ----------------
 T5_RUNS = REAL / "table5_fashion-mnist_full_runs.csv"
+# The full run's "random start only" rows are void: a run-wide T = 20 overrode start-only's T = 1
+# (fixed 2026-12-06), so they repeat the no-MI rows. That method was rerun alone with the same
+# originals (same data, seeds, recipe: its Original rows must equal the full run's, checked by
+# runs()), and its rows replace the void ones; without that file the start-only claims are not run.
+T5_STARTONLY = REAL / "table5_fashion-mnist_startonly_runs.csv"
 T5_CRITERION = REAL / "table5_fashion-mnist_full_criterion.csv"
 T5_OTHERS = ("Original", "GA (σ=0.01)", "Duplicate", "no-MI", "random start only")
 T5_METRICS = {"loss": ("contrastive (NT-Xent) test loss", "lower", "lowers"),
@@ -405,19 +434,36 @@ def _t5_budget(path: Path) -> str:
             f"{tuple(aug['retrain_seeds'])}, preset {t5['preset']}, attack overrides {', '.join(t5['attack_set'])}")
 
 
+def _t5_sources(path: Path) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """The runs files Table 5's claims read (beside ``path``, either of them) and the methods
+    MINE-UAE is judged against (the full run's start-only rows are void: :data:`T5_STARTONLY`)."""
+    full, start_only = path.with_name(T5_RUNS.name), path.with_name(T5_STARTONLY.name)
+    if start_only.exists():
+        return (full, start_only), T5_OTHERS
+    return (full,), tuple(o for o in T5_OTHERS if o != "random start only")
+
+
+def _t5_rerun_note(paths: tuple[Path, ...], other: str) -> str:
+    if len(paths) == 1 or other != "random start only":
+        return ""
+    return (f"; the random-start-only rows from their own run ({paths[1].name}, same originals: the full run's "
+            f"rows were void, a run-wide T overrode the method's T = 1)")
+
+
 def _t5_judge(metric: str, other: str) -> Callable[[Path], dict]:
     po, pm = P.paper_pair(5, "cifar10", metric)
     rel = _half_claim(po, pm)
 
     def judge(path: Path) -> dict:
-        base = _original_mean(path, metric)
+        paths, others = _t5_sources(path)
+        base = _original_mean(paths, metric)
         better = T5_METRICS[metric][1]
         family = f"Table 5 · Fashion-MNIST SimCLR · {T5_METRICS[metric][0]}"
-        c = aug_comparison(path, metric, other, tuple((o, better) for o in T5_OTHERS), rel * base, family)
+        c = aug_comparison(paths, metric, other, tuple((o, better) for o in others), rel * base, family)
         effect = (pm - po) / po * base if other == "Original" else math.nan
         return _row(c, _measured_runs(c, other, 4),
                     f"half the paper's relative change {po} → {pm} on CIFAR-10 ({rel * 2:.1%} / 2) × our Original's "
-                    f"mean", _t5_budget(path), effect)
+                    f"mean", _t5_budget(paths[0]) + _t5_rerun_note(paths, other), effect)
     return judge
 
 
@@ -445,7 +491,8 @@ def _t5_claims() -> list[Claim]:
             else:
                 text = f"{'control: ' if other != 'GA (σ=0.01)' else 'ours: '}MINE-UAE beats {other} (SimCLR {what})"
                 pap = "not in the paper"
-            out.append(Claim(f"t5-{metric}-vs-{_slug(other)}", text, "Table 5", pap, str(T5_RUNS),
+            evidence = T5_STARTONLY if other == "random start only" else T5_RUNS
+            out.append(Claim(f"t5-{metric}-vs-{_slug(other)}", text, "Table 5", pap, str(evidence),
                              _t5_judge(metric, other), readme=other in ("Original", "Duplicate")))
     return out
 
@@ -661,10 +708,3 @@ def claims_markdown(table: pd.DataFrame | None = None, details: bool = True) -> 
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
-
-if __name__ == "__main__":  # python -m uaelab.claims: write every file the claims feed
-    import importlib
-
-    # by name, not `from .claims_report import`: the report module imports this one
-    for p in importlib.import_module("uaelab.claims_report").write_claims():
-        print("wrote", p)

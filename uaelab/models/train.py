@@ -30,12 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
 
-from .config import Settings, active_profile, register
-from .models.autoencoders import make_autoencoder
-from .models.classifiers import make_classifier
-from .models.concrete import ConcreteAutoencoder
-from .models.simclr import SimCLR, make_encoder, simclr_step
-from .utils import atomic_write_bytes, derive_seed, fingerprint, generator, model_device, seed_everything
+from uaelab.config import Settings, active_profile, register
+from uaelab.models.autoencoders import make_autoencoder
+from uaelab.models.classifiers import make_classifier
+from uaelab.models.concrete import ConcreteAutoencoder
+from uaelab.models.simclr import SimCLR, make_encoder, simclr_step
+from uaelab.utils import atomic_write_bytes, derive_seed, fingerprint, generator, model_device, seed_everything
 
 OptimizerName = Literal["adam", "rmsprop", "adadelta", "sgd"]
 LossName = Literal["mse", "bce", "ce", "none"]

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import __version__
-from .models import build_model
-from .utils import atomic_write_bytes, fingerprint
+from uaelab import __version__
+from uaelab.models import build_model
+from uaelab.utils import atomic_write_bytes, fingerprint
 
 FORMAT = "uaelab-checkpoint"
 FORMAT_VERSION = 1
@@ -68,7 +68,7 @@ def read_meta(path: str | Path) -> dict:
     """The checkpoint's payload after format and integrity checks (state dict included)."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no checkpoint at {path}; train the model first (uaelab.zoo.get_model does it)")
+        raise ValueError(f"no checkpoint at {path}; train the model first (uaelab.models.zoo.get_model does it)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, garbage or a foreign pickle: all mean "do not trust"

@@ -4,7 +4,7 @@ The pipeline, for one model and one augmentation method:
 
 1. train the original model on the training set (or take it from the cache);
 2. generate one adversarial example per training sample with the method (MINE-UAE, L2-UAE or
-   Gaussian noise of std σ) through :func:`uaelab.store.generate_to_dir`, which is resumable:
+   Gaussian noise of std σ) through :func:`uaelab.augment.store.generate_to_dir`, which is resumable:
    interrupt it and run it again, and it continues where it stopped;
 3. build the augmented set *original + generated*; a sample whose attack failed is replaced by a
    copy of itself (the paper's replication rule, which keeps the data balanced);
@@ -19,7 +19,10 @@ difference ``new - orig`` (Table 5 writes "+1.58%"). Both are fractions.
 
 A task (what "train", "evaluate" and "attack" mean) is any object with the methods of
 :class:`AugmentTask`; :mod:`uaelab.experiments.table4_reconstruction`, ``table6_concrete`` and
-``table5_simclr`` define one each.
+``table5_simclr`` define one each, and :class:`uaelab.augment.task.AutoencoderTask` makes one
+from any autoencoder class (``docs/extending.md``, "Add a model family"). The data is any
+object with ``x_train`` and ``x_test`` (``y_train`` is handed to ``train`` when present;
+``fingerprint()`` keys the cache, else the tensors do), e.g. a :class:`uaelab.data.DataSplits`.
 """
 from __future__ import annotations
 
@@ -33,12 +36,13 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
-from . import store
-from .attacks import METHODS, attack_config
-from .cache import cache_key, cached
-from .config import Settings, register
-from .train import recipe_settings, train_resuming
-from .utils import cache_dir, derive_seed, fingerprint
+from uaelab import plugins
+from uaelab.attacks import METHODS, attack_config
+from uaelab.augment import store
+from uaelab.augment.cache import cache_key, cached
+from uaelab.config import Settings, register
+from uaelab.models.train import recipe_settings, train_resuming
+from uaelab.utils import cache_dir, derive_seed, fingerprint
 
 PAPER_METHODS = ("original", "mine-uae", "l2-uae", "ga:0.01", "ga:0.001")
 
@@ -127,7 +131,8 @@ CONTROL_LABELS = tuple(NAMED_METHODS[k][0] for k in ("duplicate", "no-mi", "clos
 
 def parse_method(spec: str) -> Method:
     """``"original" | "mine-uae" | "l2-uae" | "ga:<sigma>" | "duplicate" | "no-mi" |
-    "closed-form"`` -> :class:`Method`."""
+    "closed-form" | "start-only"`` (the keys of :data:`NAMED_METHODS`, or ``ga:<sigma>``), or
+    an unsupervised attack registered with :func:`uaelab.attacks.register_attack` -> :class:`Method`."""
     key = spec.strip().lower()
     if key in NAMED_METHODS:
         label, attack, overrides = NAMED_METHODS[key]
@@ -141,6 +146,8 @@ def parse_method(spec: str) -> Method:
         if not (sigma > 0 and math.isfinite(sigma)):
             raise ValueError(f"method {spec!r}: σ must be a positive number, e.g. 'ga:0.01'")
         return Method(f"ga:{sigma:g}", f"GA (σ={sigma:g})", "gaussian", {"sigma": sigma}, random=True)
+    if key not in METHODS:  # not built in: maybe an installed plugin's attack (uaelab.plugins)
+        plugins.load_plugins(plugins.ATTACKS)
     # augmentation has no labels; the Gaussian baseline is spelled ga:<sigma> (it needs its σ)
     unsupervised = [k for k, m in METHODS.items() if not m.supervised and k != "gaussian"]
     if key in unsupervised:  # any other attack of the registry (uaelab.attacks.register_attack)
@@ -153,7 +160,9 @@ def parse_method(spec: str) -> Method:
 
 # -- the task interface ---------------------------------------------------------------------
 class AugmentTask(Protocol):
-    """What the pipeline needs to know about one model family (see module docstring)."""
+    """What the pipeline needs to know about one model family (see module docstring); each
+    member, and what the pipeline does with it: ``docs/extending.md``, "Add a model family".
+    :class:`uaelab.augment.task.AutoencoderTask` implements it for any autoencoder class."""
 
     name: str  # short id, e.g. "dense"
     # metric name -> "lower" or "higher" (which is better) and whether it improves relatively;
@@ -167,14 +176,17 @@ class AugmentTask(Protocol):
               state_path: Path | None = None) -> torch.nn.Module:
         """Train a fresh model on ``x`` (labels only if the task needs them; UAE tasks do not).
 
-        ``state_path`` (optional in a task's signature): hand it to :func:`uaelab.train.fit` so an
+        ``state_path`` (optional in a task's signature): hand it to :func:`uaelab.models.train.fit` so an
         interrupted training resumes; a task without the parameter simply retrains."""
 
     def evaluate(self, model: torch.nn.Module, data: Any) -> dict[str, float]:
         """The test metrics of ``model`` on ``data`` (the untouched test split)."""
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
-        """The attack object :func:`uaelab.store.generate_to_dir` runs for ``method``."""
+        """The attack object :func:`uaelab.augment.store.generate_to_dir` runs for ``method``: a thin
+        wrapper over :func:`uaelab.attacks.make_attack` (``method.attack`` with this task's model
+        kind, preset and budget), e.g. ``make_attack(method.attack, model, seed=seed,
+        **attack_overrides(method, attack_set))`` (:mod:`uaelab.experiments.table4_reconstruction`)."""
 
 
 def improvement(original: float, new: float, better: str = "lower", relative: bool = True) -> float:
@@ -202,7 +214,7 @@ def asr(success: torch.Tensor | np.ndarray) -> float:
 
 
 def scaled_recipe(kind: str, profile: str | None, epochs: int | None = None, epoch_scale: float = 1.0):
-    """The training recipe of ``kind`` (:func:`uaelab.train.recipe_settings`), with ``epochs``
+    """The training recipe of ``kind`` (:func:`uaelab.models.train.recipe_settings`), with ``epochs``
     replacing the recipe's count when given and then scaled by ``epoch_scale`` (at least 1), so
     retraining on a larger set can keep the number of gradient steps (``budget="steps"``)."""
     s = recipe_settings(kind, profile)
@@ -222,7 +234,7 @@ def uae_dir(task: AugmentTask, data_fp: str, method: Method, seed: int, attack_c
 
 def generate(task: AugmentTask, model: torch.nn.Module, x: torch.Tensor, method: Method, seed: int,
              settings: AugmentSettings, data_fp: str, progress: bool = True):
-    """Run ``method``'s attack on every training sample through :func:`uaelab.store.generate_to_dir`.
+    """Run ``method``'s attack on every training sample through :func:`uaelab.augment.store.generate_to_dir`.
 
     Resumable: the folder is a fixed function of (task, data, method, seed, attack settings), so
     an interrupted call continues where it stopped. Returns ``(out_dir, x_adv, success)`` with
@@ -329,15 +341,19 @@ def run_method(task: AugmentTask, data: Any, method: Method, seed: int, settings
 
 def run_augmentation(task: AugmentTask, data: Any, methods: tuple[str, ...] | None = None,
                      settings: AugmentSettings | None = None, seeds: tuple[int, ...] | None = None,
-                     progress: bool = True) -> list[dict[str, Any]]:
+                     progress: bool = True, **overrides: Any) -> list[dict[str, Any]]:
     """All rows for one task: the original model and every method, over the seeds.
 
     Randomised methods (GA) run once per seed; the attacks run on the first seed only unless
     ``settings.repeat_all``. With ``settings.retrain_seeds`` every method (the original too) is
     instead trained once per retraining seed, from examples made once (GA: noise drawn with the
-    retraining seed). Returns one dict per row, see :func:`run_method`.
+    retraining seed). ``overrides``: fields of :class:`AugmentSettings` (e.g.
+    ``retrain_seeds=(0, 1, 2)``), applied over ``settings`` (default: the profile's); unknown
+    names raise. Returns one dict per row, see :func:`run_method`.
     """
     settings = settings or AugmentSettings.from_profile()
+    if overrides:
+        settings = settings.replace(**overrides)
     methods = tuple(methods or settings.methods)
     seeds = tuple(seeds or settings.seeds)
     rows = []

@@ -14,7 +14,7 @@ Pieces, from the bottom up:
 * :func:`dv_bound` is the Donsker–Varadhan bound ``mean T(a,b) - log mean exp T(a, b_shuffled)``
   with the log-mean-exp by ``torch.logsumexp``.
 * :class:`PerSampleMINE` ties a sampler and the networks together for the attacks;
-  :func:`estimate_mi` (from :mod:`uaelab.mi_estimator`) is a DV estimator on arbitrary paired
+  :func:`estimate_mi` (from :mod:`uaelab.mi.estimator`) is a DV estimator on arbitrary paired
   data ``(a_i, b_i)`` with its own critics (a Gaussian critic on rank-Gaussianised data and a
   joint MLP correction, picked and scored on separate held-out halves; the separable StatNets
   underfit there).
@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import Settings, register
-from .utils import generator
+from uaelab.config import Settings, register
+from uaelab.utils import generator
 
 try:  # installed with scikit-learn; without it the products stay with torch
     from threadpoolctl import ThreadpoolController
@@ -990,6 +990,6 @@ class PerSampleMINE:
 
 
 # -- public estimator on paired data -----------------------------------------------------------
-# A plain MLP critic on [a, b], not StatNets (see uaelab/mi_estimator.py for why); re-exported
-# here because ``uaelab.mine.estimate_mi`` is the public name.
-from .mi_estimator import estimate_mi  # noqa: E402,F401
+# A plain MLP critic on [a, b], not StatNets (see uaelab/mi/estimator.py for why); re-exported
+# here because ``uaelab.mi.mine.estimate_mi`` is the public name.
+from uaelab.mi.estimator import estimate_mi  # noqa: E402,F401

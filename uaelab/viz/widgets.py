@@ -2,7 +2,7 @@
 
 Every interactive cell in the notebooks goes through :func:`explore`::
 
-    from uaelab.widgets import explore, slider
+    from uaelab.viz.widgets import explore, slider
     explore(show_estimate, sigma=slider(0.0, 1.0, 0.05, value=0.1), mode=["random", "conv"])
 
 It always calls ``fn`` once with the default values, so the cell's output exists under nbval,

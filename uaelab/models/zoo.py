@@ -1,6 +1,6 @@
 """The trained-model cache: every notebook and experiment gets its models from here.
 
-``get_model(kind, data, ...)`` trains a model with :mod:`uaelab.train`'s recipe once and
+``get_model(kind, data, ...)`` trains a model with :mod:`uaelab.models.train`'s recipe once and
 stores a checkpoint under ``cache_dir("models")``, keyed by (kind, training settings, model
 arguments, data fingerprint, seed, uaelab version). Later calls with the same key load it.
 A cached file that is corrupt or does not match is reported with a warning and retrained
@@ -21,10 +21,10 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from . import __version__, checkpoint
-from .config import active_profile
-from .models import MODEL_KINDS, SimCLR
-from .train import (
+from uaelab import __version__
+from uaelab.config import active_profile
+from uaelab.models import MODEL_KINDS, SimCLR, checkpoint
+from uaelab.models.train import (
     TrainSettings,
     model_defaults,
     recipe_settings,
@@ -34,7 +34,7 @@ from .train import (
     train_resuming,
     train_simclr,
 )
-from .utils import cache_dir, fingerprint
+from uaelab.utils import cache_dir, fingerprint
 
 ZOO_VERSION = 1  # bump when a recipe changes meaning, to retrain every cached model
 # Per-kind revisions, bumped when one model's meaning changes (sparse: KL averaged over units

@@ -5,13 +5,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .attacks.base import project
-from .utils import eval_mode
+from uaelab.attacks.base import project
+from uaelab.attacks.pgd import linf_descent
+from uaelab.utils import eval_mode
 
 
 def pgd_linf(loss_fn, x: torch.Tensor, eps: float, steps: int = 10, alpha: float | None = None,
              seed: int = 0) -> torch.Tensor:
-    """L∞ PGD that *maximises* ``loss_fn(x') -> [B]`` over ``|x' - x| <= eps`` ∩ [0, 1].
+    """L∞ PGD that *maximises* ``loss_fn(x') -> [B]`` over ``|x' - x| <= eps`` ∩ [0, 1], with the
+    PGD attack's loop (:func:`uaelab.attacks.pgd.linf_descent`) on ``-loss_fn``.
 
     Uniform random start (seeded), ``steps`` signed-gradient steps of size ``alpha`` (default
     2.5·eps/steps, Madry et al.). x: N×... float in [0, 1]. Returns x' (no gradient).
@@ -23,13 +25,8 @@ def pgd_linf(loss_fn, x: torch.Tensor, eps: float, steps: int = 10, alpha: float
     alpha = 2.5 * eps / steps if alpha is None else alpha
     g = torch.Generator().manual_seed(seed)
     x = x.detach()
-    xa = project(x + (2 * torch.rand(x.shape, generator=g).to(x.device) - 1) * eps, x, eps)
-    for _ in range(steps):
-        xa.requires_grad_(True)
-        with torch.enable_grad():
-            grad, = torch.autograd.grad(loss_fn(xa).sum(), xa)
-        xa = project(xa.detach() + alpha * grad.sign(), x, eps)
-    return xa.detach()
+    start = project(x + (2 * torch.rand(x.shape, generator=g).to(x.device) - 1) * eps, x, eps)
+    return linf_descent(lambda z: -loss_fn(z), x, start, eps, alpha, steps)  # ascend the loss
 
 
 def robust_reconstruction_error(model: torch.nn.Module, x: torch.Tensor, eps: float, steps: int = 10,

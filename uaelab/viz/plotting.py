@@ -12,7 +12,7 @@ or a list of C×H×W images (rows may differ in length; missing cells stay blank
 
 Example::
 
-    from uaelab.plotting import image_grid, comparison_grid
+    from uaelab.viz.plotting import image_grid, comparison_grid
     fig = image_grid(x[:32], nrow=8)
     fig = comparison_grid(x[:8], x_adv[:8], success=ok[:8])  # red X on failed attacks
 """

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .utils import check_unit_interval, eval_mode, model_device
+from uaelab.utils import check_unit_interval, eval_mode, model_device
 
 
 def _batches(x: torch.Tensor, batch_size: int):
