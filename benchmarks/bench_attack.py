@@ -175,10 +175,15 @@ def run_case(case: str, workdir: Path, args) -> dict:
     import torch
 
     from uaelab.attacks import PGD, MinMax, MinMaxSettings
-    from uaelab.attacks.criteria import reconstruction
     from uaelab.attacks.pgd import PGDSettings
-    from uaelab.mi.mine import MineSettings
     from uaelab.models import DenseAE
+
+    try:
+        from uaelab.attacks.criteria import reconstruction
+        from uaelab.mi.mine import MineSettings
+    except ImportError:  # a baseline from before the package's reorganisation (issue 26)
+        from uaelab.criteria import reconstruction
+        from uaelab.mine import MineSettings
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from uaelab.attacks import MinMax, MinMaxSettings
-from uaelab.criteria import reconstruction
-from uaelab.mine import MineSettings, StatNets
+from uaelab.attacks.criteria import reconstruction
+from uaelab.mi.mine import MineSettings, StatNets
 from uaelab.models import DenseAE
 
 THREADS = (1, 2, 3)
