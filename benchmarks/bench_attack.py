@@ -210,7 +210,8 @@ def run_case(case: str, workdir: Path, args) -> dict:
         att = MinMax(ae, reconstruction(ae), MinMaxSettings(T=args.T), mine=released, seed=args.seed,
                      callback=lambda _: stamps.append(time.perf_counter()))
         if args.profile:
-            att(x[:2], indices=torch.arange(2))  # warm-up, as a timed run's process has none either
+            # warm-up on one sample: it starts no worker threads (those started later get profiled)
+            att(x[:1], indices=torch.arange(1))
             res, out["top_costs"], out["profiled_seconds"] = _profiled(lambda: att(x, indices=torch.arange(len(x))))
             torch.save({"x_adv": res.x_adv}, workdir / f"{args.tag}.pt")
             return out

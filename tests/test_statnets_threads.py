@@ -27,17 +27,18 @@ def torch_threads(n: int):
 
 def _train(threads: int, B: int = 9, steps: int = 5):
     gens = [torch.Generator().manual_seed(100 + i) for i in range(B)]
-    nets = StatNets(12, gens, hidden=(32, 5), lr=1e-2, bias_correction=True)
-    nets.block_samples = 2  # 5 blocks: more than any thread count here
     ab = torch.randn(2 * B, 40, 12, generator=torch.Generator().manual_seed(1))
-    with torch_threads(threads):
+    with torch_threads(threads):  # the initial draws (reset) are spread over the threads too
+        nets = StatNets(12, gens, hidden=(32, 5), lr=1e-2, bias_correction=True)
+        nets.block_samples = 2  # 5 blocks: more than any thread count here
         dvs = [nets.train(ab, steps) for _ in range(2)]
     return nets, dvs
 
 
 def test_train_is_bit_identical_at_any_thread_count():
-    """1 thread runs the blocks one after the other in this thread (the serial path); 2 and 3
-    run them on a pool; every parameter, Adam moment, EMA and bound is the same bits."""
+    """1 thread runs the blocks (and the initial draws) one after the other in this thread (the
+    serial path); 2 and 3 run them on a pool; every parameter, Adam moment, EMA and bound is the
+    same bits."""
     runs = {n: _train(n) for n in THREADS}
     serial, serial_dvs = runs[1]
     assert len(serial._block_wss) == 1  # the serial path: one workspace, this thread's

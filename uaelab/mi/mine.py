@@ -469,9 +469,18 @@ class StatNets:
             g = self.gens[i]
             return self._branch_init(g), self._branch_init(g), _glorot((h,), h, 1, g)
 
-        nets = _spread(draw, self.B)  # each network's draws in its own job: any thread count
-        layers = [torch.stack(ts) for ts in zip(*([a for a, _, _ in nets] + [b for _, b, _ in nets]))]
-        ws = torch.stack([w for _, _, w in nets])
+        B, first = self.B, draw(0)
+        layers = [torch.empty((2 * B, *t.shape)) for t in first[0]]
+        ws = torch.empty((B, h))
+
+        def put(i: int, net=None) -> None:  # into the stacked layers, in the job (no serial stack)
+            a, b, w = draw(i) if net is None else net
+            for layer, ta, tb in zip(layers, a, b):
+                layer[i], layer[B + i] = ta, tb
+            ws[i] = w
+
+        put(0, first)
+        _spread(lambda i: put(i + 1), B - 1)  # each network's draws in its own job: any thread count
         self.params = [p.to(self.device).requires_grad_(True) for p in layers + [ws]]
         self.m1 = [torch.zeros_like(p) for p in self.params]
         self.m2 = [torch.zeros_like(p) for p in self.params]
