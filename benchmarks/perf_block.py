@@ -65,10 +65,11 @@ def render(result: dict) -> str:
         top = e.get("top_costs_current")
         if top:
             lines.append(f"Top costs at {nt} thread(s) (cProfile own time, all threads): "
-                         + "; ".join(f"{c['function']} {_pct(c['share'])}" for c in top) + ".")
+                         + "; ".join(f"`{c['function']}` {_pct(c['share'])}" for c in top) + ".")
     m = result["machine"]
-    lines += ["", f"Machine: {m['cpus']} CPUs, torch {m['torch']}, load average before/after "
-              f"{m['loadavg_before'][:1]} / {m['loadavg_after'][:1]}; {result['cuda']}."]
+    load = lambda v: f"{v[0]:.1f}" if v else "?"  # noqa: E731 - the 1-minute load average
+    lines += ["", f"Machine: {m['cpus']} CPUs, torch {m['torch']}, 1-minute load average "
+              f"{load(m['loadavg_before'])} before and {load(m['loadavg_after'])} after; {result['cuda']}."]
     return "\n".join(lines)
 
 
