@@ -3,6 +3,9 @@ thread count, down to the last bit, for the networks and for a whole attack."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import time
 
 import pytest
 import torch
@@ -95,3 +98,27 @@ def test_attack_is_bit_identical_at_any_thread_count():
         assert torch.equal(res.mi_best.isnan(), ref.mi_best.isnan())
         assert torch.equal(res.mi_best.nan_to_num(), ref.mi_best.nan_to_num())
         assert torch.equal(res.history["mi"].nan_to_num(), ref.history["mi"].nan_to_num())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_trains_on_its_own_threads():
+    """A child forked after the pool exists inherits the pool object but not its threads; it must
+    start its own (without that, its first threaded train() waits forever)."""
+    _train(2, B=6, steps=1)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 when its threaded training finishes
+        try:
+            nets, _ = _train(2, B=6, steps=1)
+            os._exit(0 if len(nets._block_wss) > 1 else 3)  # ran on the child's own workers
+        finally:
+            os._exit(4)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's threaded train() did not finish within 60 s")

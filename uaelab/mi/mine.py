@@ -35,6 +35,7 @@ import contextlib
 import copy
 import gc
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -366,6 +367,8 @@ _HAS_ONEDNN_CONV = hasattr(torch, "mkldnn_convolution") and torch.backends.mkldn
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # worker count -> its pool, made once per process
+# a forked child inherits the pools but not their threads: it must make its own
+os.register_at_fork(after_in_child=_POOLS.clear)
 
 
 def _spread(fn, n: int) -> list:
