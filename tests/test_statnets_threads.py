@@ -12,7 +12,7 @@ import torch
 
 from uaelab.attacks import MinMax, MinMaxSettings
 from uaelab.attacks.criteria import reconstruction
-from uaelab.mi.mine import MineSettings, StatNets
+from uaelab.mi.mine import MineSettings, RandomSampler, StatNets
 from uaelab.models import DenseAE
 
 THREADS = (1, 2, 3)
@@ -74,6 +74,21 @@ def test_threaded_blocks_equal_step_by_step():
     torch.testing.assert_close(dv1, dv2, rtol=1e-5, atol=1e-6)
     for p, q in zip(blocked.params + blocked.m1 + blocked.m2, whole.params + whole.m1 + whole.m2):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_projection_chunks_drawn_on_threads_are_the_serial_matrix():
+    """The sampler draws its projection's chunks (independent seeded streams) on torch's threads:
+    the same matrix as the chunks drawn one after the other, at any thread count."""
+    mats = {}
+    for n in THREADS:
+        with torch_threads(n):
+            s = RandomSampler(30, K=7, m=4, seed=3)
+            s.chunk_bytes = 4 * 30 * 4 * 2  # two of the K rows per chunk: 4 chunks
+            assert len(s._spans()) == 4
+            mats[n] = s.matrix()
+    serial = torch.cat(list(s._chunks()), dim=1)
+    for n in THREADS:
+        assert torch.equal(mats[n], serial)
 
 
 @pytest.mark.slow

@@ -217,40 +217,59 @@ class RandomSampler:
         self._P: Tensor | None = None
         self.redraw(0)
 
+    chunk_bytes = 64 << 20  # the projection is drawn (or regenerated) in chunks of about this size
+
+    def _spans(self) -> list[tuple[int, int]]:
+        # K rows per chunk such that one chunk stays below chunk_bytes
+        rows = max(1, self.chunk_bytes // max(1, 4 * self.d * self.m))
+        return [(start, min(rows, self.K - start)) for start in range(0, self.K, rows)]
+
+    def _chunk(self, start: int, k: int) -> Tensor:
+        """Columns start·m..(start+k)·m-1 of the projection, from their own seeded stream."""
+        g = generator(self.seed, "projection", str(self.key), start)
+        return torch.randn(self.d, k * self.m, generator=g).div_(math.sqrt(self.m)).to(self.device)
+
     def _chunks(self):
-        # K rows per chunk such that one chunk stays below ~64 MiB
-        rows = max(1, (64 << 20) // max(1, 4 * self.d * self.m))
-        for start in range(0, self.K, rows):
-            k = min(rows, self.K - start)
-            g = generator(self.seed, "projection", str(self.key), start)
-            yield torch.randn(self.d, k * self.m, generator=g).div_(math.sqrt(self.m)).to(self.device)
+        for start, k in self._spans():
+            yield self._chunk(start, k)
 
     def redraw(self, key: object) -> None:
-        """Use the projection seeded by ``key`` from now on (no-op if it is the current one)."""
+        """Use the projection seeded by ``key`` from now on (no-op if it is the current one). The
+        matrix is drawn on first use, so a sampler made and redrawn at once draws one matrix."""
         if key == self.key:
             return
         self.key = key
-        if 4 * self.d * self.K * self.m <= self.max_cache_bytes:
-            # filled chunk by chunk, not concatenated: one [d, K·m] tensor instead of two
-            self._P = torch.empty(self.d, self.K * self.m, device=self.device)
-            start = 0
-            for P in self._chunks():
-                self._P[:, start:start + P.shape[1]] = P
-                start += P.shape[1]
-        else:
-            self._P = None
+        self._P = None
+
+    def _cached(self) -> Tensor | None:
+        """The whole projection, drawn once per key; None above ``max_cache_bytes``."""
+        if self._P is None and 4 * self.d * self.K * self.m <= self.max_cache_bytes:
+            # filled chunk by chunk, not concatenated (one [d, K·m] tensor instead of two); the
+            # chunks are independent streams, drawn on torch's threads (same values at any count)
+            P = torch.empty(self.d, self.K * self.m, device=self.device)
+            spans = self._spans()
+
+            def fill(i: int) -> None:
+                start, k = spans[i]
+                P[:, start * self.m:(start + k) * self.m] = self._chunk(start, k)
+
+            _spread(fill, len(spans))
+            self._P = P
+        return self._P
 
     def matrix(self) -> Tensor:
         """The current projection as one [d, K·m] tensor: columns k·m..(k+1)·m-1 hold P_kᵀ, so
         ``(x.flatten() @ matrix()).view(K, m)[k] = P_k x`` before the standardisation."""
-        return self._P if self._P is not None else torch.cat(list(self._chunks()), dim=1)
+        P = self._cached()
+        return P if P is not None else torch.cat(list(self._chunks()), dim=1)
 
     def __call__(self, x: Tensor) -> Tensor:
         """``x`` [B, ...] (d values each) -> standardised vectors [B, K, m]."""
         flat = x.reshape(x.shape[0], -1)
         assert flat.shape[1] == self.d, (flat.shape, self.d)
-        if self._P is not None:
-            return _ProjectStandardise.apply(flat, self._P, self.K, self.m, self.eps)
+        P = self._cached()
+        if P is not None:
+            return _ProjectStandardise.apply(flat, P, self.K, self.m, self.eps)
         z = torch.cat([flat @ P for P in self._chunks()], dim=1)
         return standardise(z.view(x.shape[0], self.K, self.m), self.eps)
 
@@ -697,8 +716,10 @@ class StatNets:
         ``block_samples`` samples (their two branch networks) at a time through *all* the steps,
         on contiguous copies of their parameters, Adam moments and pairs that stay in the cache
         between steps, instead of streaming every network's 512-wide weights and moments and the
-        pairs from memory at every step. The same updates as :meth:`step` ``steps`` times; only
-        the BLAS's blocking can change float summation orders.
+        pairs from memory at every step. The blocks are spread over torch's threads, each on one
+        thread with single-threaded products (:meth:`_train_blocks`), so the result does not
+        depend on the thread count. The same updates as :meth:`step` ``steps`` times; the float
+        summation orders differ (the blocks' products and their bias sums, :meth:`_block_step`).
         """
         B = self.B
         c = self.block_samples
