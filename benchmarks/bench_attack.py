@@ -210,8 +210,11 @@ def run_case(case: str, workdir: Path, args) -> dict:
         att = MinMax(ae, reconstruction(ae), MinMaxSettings(T=args.T), mine=released, seed=args.seed,
                      callback=lambda _: stamps.append(time.perf_counter()))
         if args.profile:
-            # warm-up on one sample: it starts no worker threads (those started later get profiled)
+            # warm-up on one sample and one thread: it starts no worker threads (the StatNets
+            # blocks' and the projection's workers start in the profiled call, which profiles them)
+            torch.set_num_threads(1)
             att(x[:1], indices=torch.arange(1))
+            torch.set_num_threads(args.threads or out["torch_threads"])
             res, out["top_costs"], out["profiled_seconds"] = _profiled(lambda: att(x, indices=torch.arange(len(x))))
             torch.save({"x_adv": res.x_adv}, workdir / f"{args.tag}.pt")
             return out
