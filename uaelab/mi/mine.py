@@ -817,11 +817,13 @@ class StatNets:
         :meth:`_grads`, with the bias terms summed inside the products instead of after them.
         dh·abx and dMxᵀ·W1x are grouped 1×1 convolutions by oneDNN (:func:`_gconv`)."""
         W1x, W2T, b2, w = self.params
-        (B2, H, N1), K, n1 = W2T.shape, abx.shape[1], abx.shape[2]
+        (B2, H, _), K, n1 = W2T.shape, abx.shape[1], abx.shape[2]
         perm = self.permutations(K)
         MTx = torch.bmm(W2T, W1x.transpose(1, 2), out=self._buf("MTx", (B2, H, n1), W1x))  # folded
         MTx[:, :, -1].add_(b2)
-        hT = self._bmm(MTx, abxT, self._buf("hT", (B2, H, K), W1x))  # [2c, H, K], biases in
+        # [2c, H, K], biases in; oneDNN's grouped conv: 93 µs at 8 networks where numpy's matmul
+        # took 168 and torch.bmm 146 (1 thread, this project's AMD machine)
+        hT = _gconv(abxT, MTx)
         zj, zm, rj, rm, joint, marg = self._heads(hT, perm, w)
         dv, p, dzj, dzm, inv = self._dscores(zj, zm, rj, rm, joint, marg, perm, w)
         dw = torch.bmm(rm, p.unsqueeze(-1)).squeeze(-1).sub_(rj.sum(2), alpha=1.0 / K)
@@ -832,17 +834,11 @@ class StatNets:
             s += 1
         kw = dict(lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=self.adam_eps,
                   amsgrad=False, maximize=False)
-        # [dW1; db1] = dMxᵀ·W2ᵀ a few networks at a time, consumed by their Adam update while in
-        # cache (see _adam_fast); before W2ᵀ's update, which it must not see
-        per = max(1, self.adam_chunk_bytes // (W1x[0].numel() * W1x.element_size()))
-        buf = self._buf("dW1x_chunk", (min(per, B2), n1, N1), W1x)
-        for i in range(0, B2, per):
-            sl = slice(i, min(i + per, B2))
-            g = self._bmm(dMTx[sl].transpose(1, 2), W2T[sl], buf[:sl.stop - sl.start])
-            torch._fused_adam_([W1x[sl]], [g], [self.m1[0][sl]], [self.m2[0][sl]], [],
-                               [self.adam_steps[0]], **kw)
-        torch._fused_adam_(self.params[1:], [dW2T, dc, dw], self.m1[1:], self.m2[1:], [],
-                           self.adam_steps[1:], **kw)
+        # [dW1; db1] = dMxᵀ·W2ᵀ for the whole block (2 MB at 8 networks, cache-resident), formed
+        # before the update of W2ᵀ, which it must not see; then one fused Adam over all four
+        # parameters (measured 303 µs against 355 for the 1 MB chunks and their separate updates)
+        g = self._bmm(dMTx.transpose(1, 2), W2T, self._buf("dW1x", W1x.shape, W1x))
+        torch._fused_adam_(self.params, [g, dW2T, dc, dw], self.m1, self.m2, [], self.adam_steps, **kw)
         return dv
 
     def _arange(self, perm: Tensor) -> Tensor:
