@@ -815,7 +815,7 @@ class StatNets:
         backward product dh·abx yields dc = Σ_k dh as its column n, dW2ᵀ = dMxᵀ·W1x includes
         dc ⊗ b1 and dMxᵀ·W2ᵀ gives [dW1; db1] for one Adam update of W1x: the gradients of
         :meth:`_grads`, with the bias terms summed inside the products instead of after them.
-        dh·abx and dMxᵀ·W1x are grouped 1×1 convolutions by oneDNN (:func:`_gconv`)."""
+        Mxᵀ·abxᵀ, dh·abx and dMxᵀ·W1x are grouped 1×1 convolutions by oneDNN (:func:`_gconv`)."""
         W1x, W2T, b2, w = self.params
         (B2, H, _), K, n1 = W2T.shape, abx.shape[1], abx.shape[2]
         perm = self.permutations(K)
