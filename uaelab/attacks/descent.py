@@ -229,8 +229,12 @@ def descend(attack: Attack, x: Tensor, x0: Tensor, crit, term, direction: str, c
             judged = (xa.detach(), f.detach(), sim)
         # 1-2: gradient step on c·f⁺ ∓ term, then projection; f⁺ has no gradient where f <= 0
         gf = c * (f.detach() > 0).float()
-        pairs = [(o, g) for o, g in zip([*outs, f], [sign * g for g in gs] + [gf]) if o.requires_grad]
-        grad = torch.autograd.grad([o for o, _ in pairs], xa, [g for _, g in pairs],
+        # the chain rule as the gradient of one scalar, Σ sign·<o, g> + <f, gf> (the same
+        # gradient: d<o, g>/do = g exactly), not autograd.grad with grad_outputs: that form
+        # imports sympy on its first call (torch's shape checks), 0.5 s of a T = 4 attack
+        pairs = [(o, sign * g.flatten()) for o, g in zip(outs, gs) if o.requires_grad]
+        pairs += [(f, gf)] if f.requires_grad else []
+        grad = torch.autograd.grad(sum(torch.dot(o.flatten(), g) for o, g in pairs), xa,
                                    allow_unused=True)[0] if pairs else None
         with torch.no_grad():
             nxt = project(xa - alpha * (grad if grad is not None else 0.0), x, eps)
