@@ -794,7 +794,7 @@ class StatNets:
 
         sub.params, sub.m1, sub.m2 = take("p", self.params), take("m1_", self.m1), take("m2_", self.m2)
         # b1's step count is W1's: every network steps together, so all counts are equal
-        sub.adam_steps = [self.adam_steps[i].clone() for i in (0, 2, 3, 4)]
+        sub.adam_steps = [self.adam_steps[0].clone()] * 4  # one tensor: _block_step counts once
         sub.log_ema = self.log_ema[s0:s1].clone()
         return sub
 
@@ -821,28 +821,56 @@ class StatNets:
         Mxᵀ·abxᵀ, dh·abx and dMxᵀ·W1x are grouped 1×1 convolutions by oneDNN (:func:`_gconv`)."""
         W1x, W2T, b2, w = self.params
         (B2, H, _), K, n1 = W2T.shape, abx.shape[1], abx.shape[2]
-        perm = self.permutations(K)
+        c = B2 // 2
+        # The Python-level cost of a small operation (~6 µs with dispatch) is a quarter of a block
+        # step at the released sizes, and holds the GIL the other thread's blocks need: hence one
+        # buffer z = [zj | zm] for both pre-activations, so the ReLU, the scores, their derivative
+        # and dw are one operation each, and the shuffles are drawn into a kept buffer.
+        perm = self._ws.get("perm")
+        if perm is None or perm.shape != (c, K):
+            perm = self._ws["perm"] = torch.empty((c, K), dtype=torch.long)
+        for i, g in enumerate(self.gens):  # the same draws as permutations()
+            torch.randperm(K, generator=g, out=perm[i])
         MTx = torch.bmm(W2T, W1x.transpose(1, 2), out=self._buf("MTx", (B2, H, n1), W1x))  # folded
         MTx[:, :, -1].add_(b2)
         # [2c, H, K], biases in; oneDNN's grouped conv: 93 µs at 8 networks where numpy's matmul
         # took 168 and torch.bmm 146 (1 thread, this project's AMD machine)
         hT = _gconv(abxT, MTx)
-        zj, zm, rj, rm, joint, marg = self._heads(hT, perm, w)
-        dv, p, dzj, dzm, inv = self._dscores(zj, zm, rj, rm, joint, marg, perm, w)
-        dw = torch.bmm(rm, p.unsqueeze(-1)).squeeze(-1).sub_(rj.sum(2), alpha=1.0 / K)
-        dMTx = _gconv(abx, self._dh(dzj, dzm, inv))  # [2c, H, n+1] = [dMᵀ | dc]
+        ha, hb = hT[:c], hT[c:]
+        z = self._buf("z", (c, H, 2 * K), hT)
+        zj, zm = z[:, :, :K], z[:, :, K:]
+        torch.add(ha, hb, out=zj)
+        torch.gather(hb, 2, perm.unsqueeze(1).expand_as(hb), out=zm).add_(ha)  # b's outputs shuffled
+        r = torch.clamp_min(z, 0, out=self._buf("r", z.shape, z))  # ReLU
+        scores = torch.bmm(w.unsqueeze(1), r).squeeze(1)  # [c, 2K]: joint | marg
+        joint, marg = scores[:, :K], scores[:, K:]
+        lme = torch.logsumexp(marg, 1) - math.log(K)
+        dv = joint.mean(1) - lme
+        # d loss / d scores: -1/K on the joint, softmax(marg) (× the bias correction) on the marg
+        cf = self._buf("cf", (c, 1, 2 * K), z)
+        cf[:, 0, :K] = -1.0 / K
+        p = torch.softmax(marg, 1)
+        cf[:, 0, K:] = p * self._marg_weight(lme).unsqueeze(1) if self.bias_correction else p
+        dw = torch.bmm(r, cf.transpose(1, 2)).squeeze(-1)  # [c, H]
+        dz = torch.sign(r, out=z).mul_(w.unsqueeze(-1)).mul_(cf)  # d/dz of w·relu(z), over z
+        dzj, dzm = dz[:, :, :K], dz[:, :, K:]
+        inv = torch.empty_like(perm).scatter_(1, perm, self._arange(perm))  # the inverse shuffle
+        dMTx = _gconv(abx, self._dh(dzj, dzm, inv.unsqueeze(1).expand_as(dzm)))  # [2c, H, n+1] = [dMᵀ | dc]
         dW2T = _gconv(W1x, dMTx)  # [2c, H, N1]
         dc = dMTx[:, :, -1].contiguous()
-        for s in self.adam_steps:
-            s += 1
-        kw = dict(lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=self.adam_eps,
-                  amsgrad=False, maximize=False)
+        self.adam_steps[0] += 1  # one step count for the block's four parameters (see _block)
         # [dW1; db1] = dMxᵀ·W2ᵀ for the whole block (2 MB at 8 networks, cache-resident), formed
         # before the update of W2ᵀ, which it must not see; then one fused Adam over all four
         # parameters (measured 303 µs against 355 for the 1 MB chunks and their separate updates)
         g = self._bmm(dMTx.transpose(1, 2), W2T, self._buf("dW1x", W1x.shape, W1x))
-        torch._fused_adam_(self.params, [g, dW2T, dc, dw], self.m1, self.m2, [], self.adam_steps, **kw)
+        torch._fused_adam_(self.params, [g, dW2T, dc, dw], self.m1, self.m2, [], self.adam_steps,
+                           **self._adam_kw)
         return dv
+
+    @property
+    def _adam_kw(self) -> dict:
+        return dict(lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=self.adam_eps,
+                    amsgrad=False, maximize=False)
 
     def _arange(self, perm: Tensor) -> Tensor:
         r = self._ws.get("arange")
