@@ -186,7 +186,7 @@ class AugmentTask(Protocol):
         """The attack object :func:`uaelab.augment.store.generate_to_dir` runs for ``method``: a thin
         wrapper over :func:`uaelab.attacks.make_attack` (``method.attack`` with this task's model
         kind, preset and budget), e.g. ``make_attack(method.attack, model, seed=seed,
-        **attack_overrides(method, attack_set))`` (:mod:`uaelab.experiments.table4_reconstruction`)."""
+        **attack_overrides(method, attack_set))`` (:mod:`uaelab.augment.overrides`)."""
 
 
 def improvement(original: float, new: float, better: str = "lower", relative: bool = True) -> float:

@@ -11,10 +11,12 @@ from typing import Any, ClassVar
 
 import torch
 
-from uaelab.attacks import METHODS, Preset, check_preset, make_attack
+from uaelab.attacks import Preset, check_preset, make_attack
+from uaelab.augment.overrides import attack_components, attack_overrides
 from uaelab.augment.pipeline import Method
-from uaelab.config import COMPONENTS, Settings, active_profile, apply_overrides
+from uaelab.config import Settings, active_profile, apply_overrides
 from uaelab.evaluate.metrics import reconstruction_error
+from uaelab.mi.mine import MineSettings
 from uaelab.models.train import TrainSettings, fit
 from uaelab.utils import derive_seed, eval_mode, fingerprint, seed_everything
 
@@ -93,18 +95,15 @@ class AutoencoderTask:
                 "train_error": reconstruction_error(model, data.x_train)}
 
     def make_attack(self, method: Method, model: torch.nn.Module, seed: int) -> Any:
-        comp = METHODS[method.attack].component
-        given = [o for o in self.attack_overrides if o.partition(".")[0] in ("mine", comp)]
-        # the method's own values last: they define it (start-only is T=1, closed-form its estimator)
-        own = [f"{k}={v}" if "." in k else f"{comp}.{k}={v}" for k, v in method.overrides.items()]
-        return make_attack(method.attack, model, profile=self.profile, overrides=given + own, seed=seed,
-                           preset=self.preset, kind="autoencoder")  # the reconstruction criterion
+        # each attack takes the entries of its own component and "mine.*", then the method's own
+        # values, which define it (start-only is T=1, closed-form its estimator)
+        return make_attack(method.attack, model, profile=self.profile, seed=seed, preset=self.preset,
+                           kind="autoencoder", **attack_overrides(method, self.attack_overrides))
 
 
 def _attack_settings() -> dict[str, Settings]:
     """Default settings of MINE and of every registered attack's component, to check overrides on."""
-    comps = {spec.component for spec in METHODS.values()}
-    return {"mine": COMPONENTS["mine"](), **{c: COMPONENTS[c]() for c in comps}}
+    return {"mine": MineSettings(), **{c: cls() for c, cls in attack_components().items()}}
 
 
 def _code_parts(code: types.CodeType) -> list[Any]:

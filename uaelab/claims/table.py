@@ -452,7 +452,7 @@ def _t5_rerun_note(paths: tuple[Path, ...], other: str) -> str:
     original encoders drift (the linear probe is refit by scikit-learn in each run)."""
     if len(paths) == 1 or other != "random start only":
         return ""
-    oa, ob = _originals(*(pd.read_csv(p, index_col=0) for p in paths))
+    oa, ob = _originals(runs(paths[0]), runs(paths[1]))  # read once per file version (runs' cache)
     drift = ", ".join(f"{c} by up to {float((oa[c] - ob[c]).abs().max()):.4f}" for c in ("accuracy", "pgd_accuracy"))
     return (f"; the random-start-only rows from their own run ({paths[1].name}; the full run's were void: a run-wide "
             f"T overrode the method's T = 1), over the same original encoders (test loss equal to the last digit); "

@@ -14,15 +14,15 @@ from typing import Any
 import pandas as pd
 
 from uaelab import paper
-from uaelab.attacks import METHODS, Preset, check_preset, make_attack
+from uaelab.attacks import Preset, check_preset, make_attack
 from uaelab.augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from uaelab.augment.overrides import attack_overrides, parse_attack_set
 from uaelab.augment.robustness import robust_reconstruction_error
 from uaelab.augment.tables import direction_check, paper_style, summarize
-from uaelab.config import COMPONENTS, Settings, active_profile, coerce, did_you_mean, register
+from uaelab.config import Settings, active_profile, register
 from uaelab.data import CsvOptions, load_dataset
 from uaelab.evaluate.metrics import reconstruction_error
 from uaelab.experiments import ExperimentResult, cached, experiment, read_result
-from uaelab.mi.mine import MineSettings
 from uaelab.models.train import train_autoencoder
 from uaelab.paper import TABLE4
 from uaelab.utils import repo_root
@@ -118,70 +118,6 @@ class ReconstructionTask:
     def make_attack(self, method: Method, model, seed: int):
         return make_attack(method.attack, model, profile=self.profile, seed=seed, preset=self.preset,
                            **attack_overrides(method, self.attack_set))
-
-
-def _attack_components() -> dict[str, type]:
-    """Settings class of every registered attack method's component."""
-    return {spec.component: COMPONENTS[spec.component] for spec in METHODS.values()}
-
-
-def parse_attack_set(attack_set: tuple[str, ...]) -> list[tuple[str | None, str, str]]:
-    """``attack_set`` entries as (component or None, field, value text), checked: an
-    un-prefixed field must belong to some attack's settings, a prefix must be ``mine`` or an
-    attack's settings component, and the field must be one of its settings. Anything else raises
-    ``ValueError`` with the closest valid name (a typo never applies to nothing)."""
-    comps = {"mine": MineSettings, **_attack_components()}
-    unprefixed = sorted({f for c in _attack_components().values() for f in c.field_names()})
-    out = []
-    for item in attack_set:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ValueError(f"attack_set entry {item!r} must look like field=value or component.field=value")
-        prefix, dot, name = key.strip().partition(".")
-        if not dot:
-            name, prefix = prefix, None
-            if name not in unprefixed:
-                raise ValueError(f"attack_set entry {item!r}: no attack has a setting {name!r}."
-                                 f"{did_you_mean(name, unprefixed)} Prefix MINE settings with 'mine.'")
-        elif prefix not in comps:
-            raise ValueError(f"attack_set entry {item!r}: unknown settings component {prefix!r}."
-                             f"{did_you_mean(prefix, comps)} Components: {', '.join(comps)}")
-        else:
-            comps[prefix]._check_names({name: None})
-        out.append((prefix, name, text.strip()))
-    return out
-
-
-def attack_overrides(method: Method, attack_set: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Typed ``make_attack`` keyword values for ``method``'s attack: ``{"attack": {...}, "mine": {...}}``.
-
-    ``attack_set`` entries, read from text once here: ``"T=20"`` (no prefix) applies to every
-    method whose settings have that field, so MINE-UAE and L2-UAE get the same iteration budget;
-    ``"mine.K=64"`` to the per-sample MINE of every method; ``"minmax.T=20"`` only to that
-    component. Misspelt names raise (:func:`parse_attack_set`). Then ``method.overrides`` (typed
-    already), last so that they win: "start-only" keeps T = 1 and "closed-form" its estimator
-    whatever budget the run sets for every method (a run-wide T = 20 once turned start-only into a
-    full no-MI run).
-    """
-    comp = METHODS[method.attack].component
-    settings_cls = COMPONENTS[comp]
-    fields = settings_cls.field_names()
-    attack: dict[str, Any] = {}
-    mine: dict[str, Any] = {}
-    for prefix, name, text in parse_attack_set(attack_set):
-        if prefix is None and name in fields or prefix == comp:
-            attack[name] = coerce(settings_cls, name, text)
-        elif prefix == "mine":
-            mine[name] = coerce(MineSettings, name, text)
-    for key, value in method.overrides.items():
-        prefix, dot, name = key.partition(".")
-        if not dot or prefix == comp:
-            attack[name if dot else key] = value
-        elif prefix == "mine":
-            mine[name] = value
-        else:
-            raise ValueError(f"method {method.key!r}: override {key!r} names neither 'mine' nor {comp!r}")
-    return {"attack": attack, "mine": mine}
 
 
 def preset_note(preset: str, attack_set: tuple[str, ...] = ()) -> str:

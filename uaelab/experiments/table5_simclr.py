@@ -21,19 +21,14 @@ from uaelab import paper
 from uaelab.attacks import Preset, check_preset, make_attack
 from uaelab.attacks.criteria import TiledContrastive
 from uaelab.augment import AugmentSettings, Method, original_model, run_augmentation
+from uaelab.augment.overrides import attack_overrides, parse_attack_set
 from uaelab.augment.robustness import robust_accuracy
 from uaelab.augment.tables import paper_style, summarize
 from uaelab.config import Settings, active_profile, register
 from uaelab.evaluate.metrics import accuracy, features
 from uaelab.experiments import ExperimentResult, cached, experiment, read_result
-from uaelab.experiments.table4_reconstruction import (
-    attack_overrides,
-    parse_attack_set,
-    preset_note,
-    split_overrides,
-    uae_figure,
-)
 from uaelab.experiments.table4_reconstruction import load_data as load4
+from uaelab.experiments.table4_reconstruction import preset_note, split_overrides, uae_figure
 from uaelab.models.simclr import nt_xent, simclr_augment
 from uaelab.models.train import recipe_settings, train_simclr
 from uaelab.paper import TABLE5

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from uaelab import paper
 from uaelab.attacks import Preset, check_preset, make_attack
 from uaelab.augment import AugmentSettings, Method, run_augmentation, scaled_recipe
+from uaelab.augment.overrides import attack_overrides, parse_attack_set
 from uaelab.augment.tables import paper_style, summarize
 from uaelab.config import Settings, active_profile, register
 from uaelab.data import (
@@ -36,7 +37,7 @@ from uaelab.data import (
 )
 from uaelab.evaluate.metrics import extra_trees_accuracy, reconstruction_error
 from uaelab.experiments import ExperimentResult, cached, experiment, read_result
-from uaelab.experiments.table4_reconstruction import attack_overrides, parse_attack_set, preset_note, split_overrides
+from uaelab.experiments.table4_reconstruction import preset_note, split_overrides
 from uaelab.models.train import train_concrete
 from uaelab.paper import TABLE6
 from uaelab.verdicts import claim_tests, runs_table, seeds_note
