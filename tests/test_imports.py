@@ -13,7 +13,10 @@ from conftest import REPO
 
 PKG = REPO / "uaelab"
 # third-party modules that cost about a second to import and only some calls need: imported on use
-SLOW = ("torchvision", "sklearn", "torch_fidelity", "scipy", "statsmodels", "PIL", "matplotlib.pyplot")
+# torch.utils.cpp_extension: only to build the compiled StatNets loop once (uaelab/mi/native.py); a
+# built one is imported without it
+SLOW = ("torchvision", "sklearn", "torch_fidelity", "scipy", "statsmodels", "PIL", "matplotlib.pyplot",
+        "torch.utils.cpp_extension")
 # the command dispatcher imports each command's modules when that command runs, so that
 # `uaelab generate --help` never imports matplotlib or the experiments (tests/test_plugins.py)
 DISPATCHERS = ("uaelab.cli",)

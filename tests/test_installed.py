@@ -44,6 +44,8 @@ sys.exit(rc)
     summary = pd.read_csv(work / "results/quick/dataset_samples_summary.csv")
     assert summary["name"].tolist() == ["digits"]
     assert snapshot(site) == before, "the run wrote inside the installed package's folder"
+    # the compiled StatNets loop's source ships with the package (built on first use, uaelab/mi/native.py)
+    assert (site / "uaelab" / "mi" / "statnets_block.cpp").is_file()
 
 
 def _toy_result() -> ExperimentResult:

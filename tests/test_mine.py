@@ -151,6 +151,7 @@ def test_blocked_training_equals_step_by_step(numpy_blas):
     blocked = StatNets(n, gens(), hidden=(16, 4), lr=1e-2, bias_correction=True)
     whole = StatNets(n, gens(), hidden=(16, 4), lr=1e-2, bias_correction=True)
     blocked.block_samples, blocked.use_numpy_blas = 2, numpy_blas
+    blocked.use_native = False  # the Python block loop (the compiled one: tests/test_native.py)
     # its own generator: the global RNG's state depends on which tests ran before
     ab = torch.randn(2 * B, K, n, generator=torch.Generator().manual_seed(0))
     for _ in range(2):

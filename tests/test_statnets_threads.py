@@ -12,6 +12,7 @@ import torch
 
 from uaelab.attacks import MinMax, MinMaxSettings
 from uaelab.attacks.criteria import reconstruction
+from uaelab.mi import native as nat
 from uaelab.mi.mine import MineSettings, RandomSampler, StatNets
 from uaelab.models import DenseAE
 
@@ -28,21 +29,25 @@ def torch_threads(n: int):
         torch.set_num_threads(before)
 
 
-def _train(threads: int, B: int = 9, steps: int = 5):
+def _train(threads: int, B: int = 9, steps: int = 5, native: bool = True):
     gens = [torch.Generator().manual_seed(100 + i) for i in range(B)]
     ab = torch.randn(2 * B, 40, 12, generator=torch.Generator().manual_seed(1))
     with torch_threads(threads):  # the initial draws (reset) are spread over the threads too
         nets = StatNets(12, gens, hidden=(32, 5), lr=1e-2, bias_correction=True)
         nets.block_samples = 2  # 5 blocks: more than any thread count here
+        nets.use_native = native
         dvs = [nets.train(ab, steps) for _ in range(2)]
     return nets, dvs
 
 
-def test_train_is_bit_identical_at_any_thread_count():
+@pytest.mark.parametrize("native", [False, True], ids=["python-loop", "compiled-loop"])
+def test_train_is_bit_identical_at_any_thread_count(native):
     """1 thread runs the blocks (and the initial draws) one after the other in this thread (the
     serial path); 2 and 3 run them on a pool; every parameter, Adam moment, EMA and bound is the
-    same bits."""
-    runs = {n: _train(n) for n in THREADS}
+    same bits, with the Python block loop and with the compiled one (uaelab/mi/native.py)."""
+    if native and nat.block_kernel() is None:
+        pytest.skip("the compiled StatNets loop did not build here (no C++ compiler or ninja)")
+    runs = {n: _train(n, native=native) for n in THREADS}
     serial, serial_dvs = runs[1]
     assert len(serial._block_wss) == 1  # the serial path: one workspace, this thread's
     for n in THREADS[1:]:

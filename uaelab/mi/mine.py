@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from uaelab.config import Settings, register
+from uaelab.mi import native
 from uaelab.utils import generator
 
 try:  # installed with scikit-learn; without it the products stay with torch
@@ -448,6 +449,8 @@ class StatNets:
     adam_chunk_bytes = 1 << 20  # CPU: dW1 is formed and applied this many bytes at a time
     block_samples = 4  # CPU, fast path: train() takes this many samples at a time (0: all)
     use_numpy_blas = True  # train()'s blocks take their products from numpy's BLAS (see _bmm)
+    # train()'s blocks run compiled (uaelab/mi/native.py) where the C++ loop builds; False: Python
+    use_native = True
     _np_blas = False  # set on those blocks
 
     def __init__(self, n_in: int, generators: Sequence[torch.Generator], *,
@@ -733,14 +736,20 @@ class StatNets:
             for _ in range(steps):
                 dv = self.step(ab, abT)
             return dv
+        kernel = native.block_kernel() if self.use_native and native.usable(
+            ab.dtype, ab.device, self.hidden[-1]) else None
+        if kernel is not None:  # each block's steps in one compiled call (uaelab/mi/native.py)
+            with _gc_paused():
+                return self._train_blocks(ab, steps, False, kernel)
         one_thread = _numpy_blas_threads(1) if self.use_numpy_blas and ab.dtype == torch.float32 else None
         with _gc_paused(), one_thread or contextlib.nullcontext():
             return self._train_blocks(ab, steps, one_thread is not None)
 
-    def _train_blocks(self, ab: Tensor, steps: int, numpy_blas: bool) -> Tensor:
+    def _train_blocks(self, ab: Tensor, steps: int, numpy_blas: bool, kernel=None) -> Tensor:
         """The blocks of :meth:`train`, spread over torch's threads: each block runs on one thread
         with single-threaded products and its own buffers, so its arithmetic (and the result) is
-        the same for any thread count; the blocks touch disjoint slices of the batch's state."""
+        the same for any thread count; the blocks touch disjoint slices of the batch's state.
+        ``kernel``: the compiled block loop (:mod:`uaelab.mi.native`) instead of :meth:`_block_step`."""
         B, c = self.B, self.block_samples
         spans = [(s0, min(s0 + c, B)) for s0 in range(0, B, c)]
         dvs: list[Tensor | None] = [None] * len(spans)
@@ -756,8 +765,14 @@ class StatNets:
             abx[:c, :, :n], abx[c:, :, :n] = ab[s0:s1], ab[B + s0:B + s1]
             abx[:, :, n] = 1
             abxT = _buf_in(ws, "abxT", (2 * c, n + 1, K), ab).copy_(abx.transpose(1, 2))
-            for _ in range(steps):
-                dv = sub._block_step(abx, abxT)
+            if kernel is None:
+                for _ in range(steps):
+                    dv = sub._block_step(abx, abxT)
+            else:
+                perm = _buf_in(ws, "perm", (c, K), torch.empty((), dtype=torch.long))
+                dv = kernel.block_steps(sub.params, sub.m1, sub.m2, sub.adam_steps[0], abx, abxT, sub.gens,
+                                        perm, sub.log_ema, steps, sub.lr, sub.adam_eps, sub.bias_correction,
+                                        sub.ema_rate)
             dvs[i] = dv
             self._unblock(sub, s0, s1)
 
@@ -979,6 +994,7 @@ class PerSampleMINE:
             self.policy = settings.projection
         self.x = x
         self._ab: Tensor | None = None
+        self._ab_src: tuple | None = None  # (a, its version) last copied into _ab
         self._draw(("attack",))
         n_in = self.a.shape[-1]
         self.nets = StatNets(
@@ -1036,11 +1052,16 @@ class PerSampleMINE:
         return self.nets.value(self._stack(b.detach()), grad_b=grad)
 
     def _stack(self, b: Tensor) -> Tensor:
-        # [a; b] as [2B, K, n] in a buffer kept across calls (see StatNets._grads on why)
+        # [a; b] as [2B, K, n] in a buffer kept across calls (see StatNets._grads on why); a, the
+        # original's vectors, is copied only when it changed (a redraw): two calls per iteration
         B = self.a.shape[0]
         if self._ab is None or self._ab.shape[1:] != b.shape[1:]:
             self._ab = torch.empty((2 * B, *b.shape[1:]), device=b.device, dtype=b.dtype)
-        self._ab[:B].copy_(self.a)
+            self._ab_src = None
+        src = self._ab_src
+        if src is None or src[0] is not self.a or src[1] != self.a._version:
+            self._ab[:B].copy_(self.a)
+            self._ab_src = (self.a, self.a._version)
         self._ab[B:].copy_(b)
         return self._ab
 
