@@ -249,12 +249,30 @@ def run_case(case: str, workdir: Path, args) -> dict:
                    seconds_per_sample_extrapolated=per_sample, samples_per_s=1 / per_sample)
     else:
         raise SystemExit(f"unknown case {case}")
+    out["statnets_loop"] = _statnets_loop()
     peak = _rss_kib("VmHWM")
     out["peak_mem_mib_per_sample"] = (peak - rss0) / 1024 / out["samples"]
     out["peak_rss_mib"] = peak / 1024
     torch.save({"x_adv": res.x_adv, "success": res.success, "mi_best": res.mi_best,
                 "history_mi": res.history["mi"]}, workdir / f"{args.tag or case}.pt")
     return out
+
+
+def _statnets_loop() -> dict:
+    """Which StatNets block loop this run's package used: the compiled one (uaelab/mi/native.py,
+    with its compiler flags and build key) or the Python one (UAELAB_NATIVE=0, no compiler, or a
+    baseline from before the compiled loop existed)."""
+    import uaelab
+
+    # the running package's own file: an editable install's import hook would otherwise hand a
+    # baseline from before the compiled loop this checkout's uaelab.mi.native
+    if not (Path(uaelab.__file__).parent / "mi" / "native.py").is_file():
+        return {"loop": "python", "why": "the package predates the compiled loop"}
+    from uaelab.mi import native
+    if native.block_kernel() is None:
+        return {"loop": "python", "why": f"{native.ENV}={native.mode()}"}
+    return {"loop": "compiled", "source": "uaelab/mi/statnets_block.cpp", "cflags": native._cflags(),
+            "build_key": native.build_key()}
 
 
 # waiting for other threads, not work: left out of the top costs (their threads' work is in)
@@ -424,6 +442,7 @@ def main(argv=None) -> int:
 def _summary(args, runs: dict, cur: dict, base: dict | None, before: dict, after: dict) -> dict:
     """One thread count's figures: rates, same-run ratios, result differences, roofline."""
     entry: dict = {"samples_per_s": _median([r["samples_per_s"] for r in runs["current"]]),
+                   "statnets_loop": {k: runs[k][0].get("statnets_loop") for k in runs if runs[k]},
                    "success_rate": float(cur["success"].float().mean()),
                    "mi_best_quantiles": _quantiles(cur["mi_best"][cur["success"]])}
     if base is not None:

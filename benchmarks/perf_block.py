@@ -66,6 +66,14 @@ def render(result: dict) -> str:
         if top:
             lines.append(f"Top costs at {nt} thread(s) (cProfile own time, all threads): "
                          + "; ".join(f"`{c['function']}` {_pct(c['share'])}" for c in top) + ".")
+    loops = result["threads"][first].get("statnets_loop") or {}
+    if loops:
+        def says(v: dict | None) -> str:
+            if not v or v.get("loop") != "compiled":
+                return "Python" + (f" ({v['why']})" if v and v.get("why") else "")
+            return f"compiled (`{v['source']}`, `{' '.join(v['cflags'])}`)"
+        lines += ["", "StatNets blocks: current code, " + says(loops.get("current"))
+                  + (f"; {base}, " + says(loops.get("baseline")) if base else "") + "."]
     m = result["machine"]
     load = lambda v: f"{v[0]:.1f}" if v else "?"  # noqa: E731 - the 1-minute load average
     lines += ["", f"Machine: {m['cpus']} CPUs, torch {m['torch']}, 1-minute load average "
