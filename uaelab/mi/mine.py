@@ -726,6 +726,9 @@ class StatNets:
         thread with single-threaded products (:meth:`_train_blocks`), so the result does not
         depend on the thread count. The same updates as :meth:`step` ``steps`` times; the float
         summation orders differ (the blocks' products and their bias sums, :meth:`_block_step`).
+        A block's steps run as one call into the compiled loop (:mod:`uaelab.mi.native`,
+        ``statnets_block.cpp``) where it builds (float32, CPU), else as :meth:`_block_step` in
+        Python: the same updates to float32 rounding (tests/test_native.py).
         """
         B = self.B
         c = self.block_samples
