@@ -51,6 +51,20 @@ struct AdamScalars {
   float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inv_bc2, eps;
 };
 
+// Adam on n contiguous entries: p -= step_size · m1 / (sqrt(m2) / sqrt(1 - β2^t) + eps)
+inline void adam(float* p, float* e1, float* e2, const float* g, int64_t n, const AdamScalars& a) {
+  const float ob1 = a.one_minus_beta1, ob2 = a.one_minus_beta2;
+#pragma omp simd
+  for (int64_t k = 0; k < n; ++k) {
+    const float gk = g[k];
+    const float ak = e1[k] * a.beta1 + gk * ob1;
+    const float sk = e2[k] * a.beta2 + ob2 * gk * gk;
+    e1[k] = ak;
+    e2[k] = sk;
+    p[k] -= a.step_size * ak / (std::sqrt(sk) * a.inv_bc2 + a.eps);
+  }
+}
+
 // Adam on W1x [G, n1, N1] with its gradient g = dMxᵀ·W2ᵀ_old, and the next fold
 // MTx[i, h, j] = W2ᵀ_new[i, h, :] · W1x_new[i, j, :]. HC > 0: H known at compile time.
 template <int HC>
@@ -58,7 +72,6 @@ void adam_w1_fold(float* p, float* m1, float* m2, const float* dMTx, const float
                   float* MTx, int64_t G, int64_t n1, int64_t N1, int Hrt, AdamScalars a) {
   const int H = HC > 0 ? HC : Hrt;
   constexpr int HA = HC > 0 ? HC : kMaxH;
-  const float ob1 = a.one_minus_beta1, ob2 = a.one_minus_beta2;
   const int64_t N16 = N1 - N1 % 16;
   std::vector<float> gbuf(N1);
   float* g = gbuf.data();
@@ -83,17 +96,7 @@ void adam_w1_fold(float* p, float* m1, float* m2, const float* dMTx, const float
       }
       const int64_t off = (i * n1 + j) * N1;
       float* pr = p + off;
-      float* e1 = m1 + off;
-      float* e2 = m2 + off;
-#pragma omp simd
-      for (int64_t k = 0; k < N1; ++k) {
-        const float gk = g[k];
-        const float ak = e1[k] * a.beta1 + gk * ob1;
-        const float sk = e2[k] * a.beta2 + ob2 * gk * gk;
-        e1[k] = ak;
-        e2[k] = sk;
-        pr[k] -= a.step_size * ak / (std::sqrt(sk) * a.inv_bc2 + a.eps);
-      }
+      adam(pr, m1 + off, m2 + off, g, N1, a);
       // the next step's fold, entries (h, j), from the row just updated
       v16 acc[HA];
       for (int h = 0; h < H; ++h) acc[h] = v16{};
@@ -110,25 +113,10 @@ void adam_w1_fold(float* p, float* m1, float* m2, const float* dMTx, const float
   }
 }
 
-void adam_plain(Tensor& p, Tensor& m1, Tensor& m2, const Tensor& grad, AdamScalars a) {
+void adam_tensor(Tensor& p, Tensor& m1, Tensor& m2, const Tensor& grad, const AdamScalars& a) {
   TORCH_INTERNAL_ASSERT(p.is_contiguous() && m1.is_contiguous() && m2.is_contiguous() && grad.is_contiguous());
-  float* pp = p.data_ptr<float>();
-  float* e1 = m1.data_ptr<float>();
-  float* e2 = m2.data_ptr<float>();
-  const float* g = grad.data_ptr<float>();
-  const int64_t n = p.numel();
-  const float ob1 = a.one_minus_beta1, ob2 = a.one_minus_beta2;
-#pragma omp simd
-  for (int64_t k = 0; k < n; ++k) {
-    const float gk = g[k];
-    const float ak = e1[k] * a.beta1 + gk * ob1;
-    const float sk = e2[k] * a.beta2 + ob2 * gk * gk;
-    e1[k] = ak;
-    e2[k] = sk;
-    pp[k] -= a.step_size * ak / (std::sqrt(sk) * a.inv_bc2 + a.eps);
-  }
+  adam(p.data_ptr<float>(), m1.data_ptr<float>(), m2.data_ptr<float>(), grad.data_ptr<float>(), p.numel(), a);
 }
-
 
 // Everything between the forward product and the backward ones, one sample at a time, in L1: the
 // joint and shuffled pre-activations of both branches' outputs hT [2c, H, K], their ReLUs, the
@@ -271,9 +259,9 @@ Tensor block_steps(std::vector<Tensor> params, std::vector<Tensor> m1, std::vect
                   (float)(lr / (1 - std::pow(beta1, t))),
                   (float)(1.0 / std::sqrt(1 - std::pow(beta2, t))), (float)adam_eps};
     W2old.copy_(W2T);  // dW1x needs W2ᵀ as it was at the forward pass
-    adam_plain(W2T, m1[1], m2[1], dW2T, a);
-    adam_plain(b2, m1[2], m2[2], dc, a);
-    adam_plain(w, m1[3], m2[3], dw, a);
+    adam_tensor(W2T, m1[1], m2[1], dW2T, a);
+    adam_tensor(b2, m1[2], m2[2], dc, a);
+    adam_tensor(w, m1[3], m2[3], dw, a);
     float *pw = W1x.data_ptr<float>(), *e1 = m1[0].data_ptr<float>(), *e2 = m2[0].data_ptr<float>();
     const float *dmp = dMTx.data_ptr<float>(), *wo = W2old.data_ptr<float>(), *wn = W2T.data_ptr<float>();
     if (H == 10) {  // the released statistics network (512 -> 10)
