@@ -155,3 +155,14 @@ def test_build_is_keyed_by_the_cpu(monkeypatch):
         assert native.build_key() != a
     finally:
         native.build_key.cache_clear()
+
+
+def test_the_command_says_which_loop_runs(monkeypatch, capsys):
+    """``python -m uaelab.mi.native`` reports the library (exit 0) or why the Python loop runs (1)."""
+    monkeypatch.setenv(native.ENV, "0")
+    assert native.main() == 1 and "Python loop (switched off)" in capsys.readouterr().out
+    monkeypatch.delenv(native.ENV)
+    monkeypatch.setattr(native, "_load", lambda key: (None, "RuntimeError: no compiler"))
+    assert native.main() == 1
+    out = capsys.readouterr().out
+    assert "not built: RuntimeError: no compiler" in out and "build key:" in out

@@ -9,7 +9,8 @@ library is kept under the uaelab cache (``$UAELAB_CACHE/native``) and imported d
 that. Without them the Python loop runs, with one warning saying why.
 
 ``UAELAB_NATIVE=0`` turns the compiled loop off (the Python loop always), ``UAELAB_NATIVE=1``
-makes a failed build an error instead of a warning.
+makes a failed build an error instead of a warning. ``python -m uaelab.mi.native`` builds it now
+and says where it is, or why the Python loop runs.
 """
 from __future__ import annotations
 
@@ -151,3 +152,26 @@ def _warn_once(reason: str) -> None:
 def usable(dtype: torch.dtype, device: torch.device, H: int) -> bool:
     """Whether StatNets' blocks of this kind can run compiled (float32 on CPU, H <= MAX_H)."""
     return dtype == torch.float32 and device.type == "cpu" and H <= MAX_H
+
+
+def main() -> int:
+    """``python -m uaelab.mi.native``: build the compiled loop now (if it is not yet) and say where
+    it is, or why StatNets runs the Python loop. Exit status 0 when the compiled loop is usable."""
+    m = mode()
+    print(f"{ENV}: {os.environ.get(ENV, '(unset)')} -> {m}")
+    if m == "off":
+        print("StatNets blocks run the Python loop (switched off)")
+        return 1
+    key = build_key()
+    print(f"source: {SOURCE}\nflags: {' '.join(_cflags())}\nbuild key: {key} (source, torch {torch.__version__}, "
+          f"flags, this CPU)")
+    module, why = _load(key)
+    if module is None:
+        print(f"not built: {why}\nStatNets blocks run the Python loop")
+        return 1
+    print(f"library: {module.__file__}\nStatNets blocks run compiled")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
