@@ -31,6 +31,16 @@ def command_line(script: str, argv: list[str] | None) -> str:
     return f"python benchmarks/{script} " + " ".join(f"'{x}'" if (not x or " " in x) else x for x in args)
 
 
+def write_json(path: str | Path, result: dict, *, hide: tuple[str, ...] = ()) -> None:
+    """Write a benchmark's ``result`` to ``path`` (folders made) and print it without the bulky
+    keys in ``hide`` (per-run records), the summary a reader of the terminal wants."""
+    import json
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in hide}, indent=2))
+
+
 def log_invocation(entry: dict | None, seconds: float, command: str) -> dict:
     """``entry`` (a run log's record of one table, or None) with this invocation appended to its
     "invocations" and "seconds" their total: a rerun served from the cache must not replace the

@@ -29,7 +29,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
-from _common import command_line, loadavg, mnist_missing
+from _common import command_line, loadavg, mnist_missing, write_json
 from uae_released_mnist import METHODS, RELEASED_MINE
 from uaelab.attacks import make_attack
 from uaelab.data import load_dataset
@@ -75,9 +75,7 @@ def main(argv=None) -> int:
                     "loadavg_before": load_before, "loadavg_after": loadavg()},
         "command": command_line("bench_closed_form.py", argv),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k != "cases"}, indent=2))
+    write_json(args.out, result, hide=("cases",))
     return 0
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import loadavg
+from _common import command_line, loadavg, write_json
 from bench_attack import _median, _quantiles, prepare
 
 HERE = Path(__file__).resolve().parent
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     qa, qb = _quantiles(a["mi_best"][a["success"]]), _quantiles(b["mi_best"][b["success"]])
     ratios = [c["samples_per_s"] / py["samples_per_s"] for c, py in zip(runs["compiled"], runs["python"])]
     result = {
-        "command": "python benchmarks/native_vs_python.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("native_vs_python.py", argv),
         "settings": {"n": args.n, "T": args.T, "threads": args.threads, "K": 500, "m": 128, "hidden": [512, 10],
                      "mine_steps": 20, "data": "MNIST test images", "seed": args.seed},
         "successes": {"compiled": int(a["success"].sum()), "python": int(b["success"].sum())},
@@ -106,9 +106,7 @@ def main(argv=None) -> int:
         "speedup_compiled_over_python": _median(ratios), "speedup_per_pair": ratios,
         "runs": runs,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+    write_json(args.out, result, hide=("runs",))
     return 0
 
 
