@@ -82,24 +82,20 @@ def test_compiled_loop_is_as_close_to_float64_as_the_python_loop(lr):
 
 
 @needs_kernel
-def test_released_sizes_run_compiled():
+def test_released_sizes_run_compiled(monkeypatch):
     """At the released sizes (K = 500, m = 128, 512 -> 10) train() takes the compiled loop."""
     kernel = native.block_kernel()
     calls = []
 
     class Spy:
         def block_steps(self, *args):
-            calls.append(args[9])  # steps
+            calls.append(args[8])  # steps
             return kernel.block_steps(*args)
 
     nets = _nets(4, 128, (512, 10), lr=1.5e-5, bias_correction=False, native_loop=True)
     ab = torch.randn(8, 500, 128, generator=torch.Generator().manual_seed(1))
-    orig = native.block_kernel
-    native.block_kernel = lambda: Spy()
-    try:
-        dv = nets.train(ab, 3)
-    finally:
-        native.block_kernel = orig
+    monkeypatch.setattr(native, "block_kernel", lambda: Spy())
+    dv = nets.train(ab, 3)
     assert calls == [3, 3] and dv.shape == (4,) and torch.isfinite(dv).all()
 
 

@@ -276,6 +276,11 @@ def judge_family(comparisons: Sequence[Comparison], family: str, alpha: float = 
             for c, d, e in zip(comparisons, pd_adj, pe_adj)]
 
 
+def judge_one(comparison: Comparison, family: str, alpha: float = ALPHA) -> Comparison:
+    """A comparison that is a family on its own (nothing to adjust for), decided."""
+    return judge_family([comparison], family, alpha)[0]
+
+
 def compare_proportion(successes: int, n: int, p0: float, *, margin: float, direction: Direction = "higher",
                        alpha: float = ALPHA) -> Comparison:
     """A rate (e.g. an attack success rate, ``successes`` of ``n``) against a reference value

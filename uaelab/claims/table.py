@@ -31,6 +31,7 @@ from uaelab.verdicts import (
     compare,
     compare_proportion,
     judge_family,
+    judge_one,
     paired_or_independent,
     tolerance_check,
 )
@@ -226,7 +227,7 @@ def _released_asr(path: Path) -> dict:
     m = r["methods"]["mine-uae"]
     n, k, p0 = r["n"], round(m["asr"] * r["n"]), P.TABLE4["mnist"]["dense"]["MINE-UAE"].asr
     c = compare_proportion(k, n, p0, margin=ASR_MARGIN, direction="higher")
-    c = judge_family([c], "attack · MNIST dense AE · ASR")[0]
+    c = judge_one(c, "attack · MNIST dense AE · ASR")
     return _row(c, f"ASR {m['asr']:.3f} ({k} of {n} test images; paper {p0:.2%}), mean L∞ {m['linf_mean']:.3f}",
                 "±5 points of ASR (a smaller shortfall changes no augmentation table)",
                 f"released MINE settings ({', '.join(r['mine_overrides'])}), {n} MNIST test images, dense AE")
@@ -236,7 +237,7 @@ def _mi_term(path: Path) -> dict:
     r = json.loads(path.read_text())
     m, d = r["methods"], r["max_abs_diff_mine_uae_vs_no_mi"]
     c = tolerance_check(d, 0.0, 2 / 255, direction="higher", what="max per-pixel |x_MINE − x_noMI|")
-    c = judge_family([c], "attack · MINE-UAE vs no-MI · examples")[0]
+    c = judge_one(c, "attack · MINE-UAE vs no-MI · examples")
     mean = r["mean_abs_diff_mine_uae_vs_no_mi"]
     return _row(c, f"max per-pixel difference MINE-UAE vs no-MI {d:.4f} (mean {mean:.1e}); "
                    f"ASR {m['mine-uae']['asr']:.3f} vs {m['no-mi']['asr']:.3f}",
@@ -249,7 +250,7 @@ def _optimisation(path: Path) -> dict:
     m = r["methods"]["mine-uae"]
     moved = m["moved_from_start_q50"]
     c = tolerance_check(moved, 0.0, 0.1, direction="higher", what="median ‖δ − δ0‖ / ‖δ‖")
-    c = judge_family([c], "attack · MINE-UAE's δ vs its start δ0")[0]
+    c = judge_one(c, "attack · MINE-UAE's δ vs its start δ0")
     return _row(c, f"median cos(δ, δ0) = {m['start_cos_q50']:.4f} (10% quantile {m['start_cos_q10']:.4f}); median "
                    f"‖δ − δ0‖ / ‖δ‖ = {moved:.3f}; the start alone succeeds for {m['start_succeeds']:.3f}, the attack "
                    f"for {m['asr']:.3f}",
@@ -261,7 +262,7 @@ def _budget_examples(path: Path) -> dict:
     r = json.loads(path.read_text())
     m, d = r["methods"], r["max_abs_diff_reduced_vs_released"]
     c = tolerance_check(d, 0.0, 2 / 255, direction="equal", what="max per-pixel |x_reduced − x_released|")
-    c = judge_family([c], "budget check · reduced vs released MINE · examples")[0]
+    c = judge_one(c, "budget check · reduced vs released MINE · examples")
     return _row(c, f"max per-pixel difference {d:.4f} (mean {r['mean_abs_diff_reduced_vs_released']:.1e}); ASR "
                    f"{m['mine-uae-reduced']['asr']:.3f} vs {m['mine-uae']['asr']:.3f}, mean L∞ "
                    f"{m['mine-uae-reduced']['linf_mean']:.4f} vs {m['mine-uae']['linf_mean']:.4f}",
@@ -276,7 +277,7 @@ def _budget_error(path: Path) -> dict:
     orig = float(np.mean(rt["errors"]["original"]))
     half = _half_claim(*P.paper_pair(4, "mnist/dense", "error"))
     c = compare(red, rel, paired=True, margin=half * orig, direction="equal")
-    c = judge_family([c], "budget check · reduced vs released MINE · retrained error")[0]
+    c = judge_one(c, "budget check · reduced vs released MINE · retrained error")
     return _row(c, f"retrained error {np.mean(red):.5f} vs {np.mean(rel):.5f} (runs {len(red)} vs {len(rel)}); "
                    f"difference {_fmt(c.difference)}, 95% CI [{_fmt(c.ci95[0])}, {_fmt(c.ci95[1])}]",
                 f"the Table 4 dense margin: half the paper's improvement ({half:.1%}) × this run's Original "
@@ -289,7 +290,7 @@ def _mine_measures_mi(path: Path) -> dict:
     s = pd.read_csv(path, index_col=0)
     first = s.iloc[0]
     c = tolerance_check(first["ratio"], 1.0, 0.5, direction="equal", what="MINE / exact MI at the smallest σ")
-    c = judge_family([c], "per-sample MINE vs the closed form")[0]
+    c = judge_one(c, "per-sample MINE vs the closed form")
     return _row(c, f"at the smallest σ: exact MI {first['closed_form']:.0f} nats, MINE {first['mine']:.2f} (ratio "
                    f"{first['ratio']:.3f}); MINE below log K = {first['log_K']:.2f} at every σ: "
                    f"{bool((s['mine'] < s['log_K']).all())}",
@@ -312,7 +313,7 @@ def _table3(setting: str) -> Callable[[Path], dict]:
         margin = rel * abs(float(b.loc[both[both].index, "mi_best"].mean()))
         c = compare(a.loc[both, "mi_best"], b.loc[both[both].index, "mi_best"], paired=True, margin=margin,
                     direction="higher")
-        c = judge_family([c], f"Table 3 · MNIST · per-sample MI ({setting} MINE steps)")[0]
+        c = judge_one(c, f"Table 3 · MNIST · per-sample MI ({setting} MINE steps)")
         s = json.loads(path.with_name(path.name.replace("_per_sample.csv", ".json")).read_text())
         steps = {r["method"]: r["mine_steps_per_iteration"] for r in s["table"]}
         st = s["settings"]
@@ -479,7 +480,7 @@ def _t5_judge(metric: str, other: str) -> Callable[[Path], dict]:
 def _t5_criterion(path: Path) -> dict:
     r = pd.read_csv(path).iloc[0]
     c = tolerance_check(float(r["max_abs_f"]), 0.0, 1e-4, direction="higher", what="max |f| at a random start")
-    c = judge_family([c], "Table 5 · the released SimCLR criterion")[0]
+    c = judge_one(c, "Table 5 · the released SimCLR criterion")
     return _row(c, f"L(x) on {int(r['images'])} test images in [{r['loss_min']:.6f}, {r['loss_max']:.6f}], closed form "
                    f"2·log({2 * int(r['copies']) - 1}) = {r['closed_form']:.6f}; max |f| at a random start "
                    f"{r['max_abs_f']:.1e}, f <= 0 (\"success\") for {r['share_f_le_0']:.0%} by rounding",

@@ -772,10 +772,8 @@ class StatNets:
                 for _ in range(steps):
                     dv = sub._block_step(abx, abxT)
             else:
-                perm = _buf_in(ws, "perm", (c, K), torch.empty((), dtype=torch.long))
                 dv = kernel.block_steps(sub.params, sub.m1, sub.m2, sub.adam_steps[0], abx, abxT, sub.gens,
-                                        perm, sub.log_ema, steps, sub.lr, sub.adam_eps, sub.bias_correction,
-                                        sub.ema_rate)
+                                        sub.log_ema, steps, sub.lr, sub.adam_eps, sub.bias_correction, sub.ema_rate)
             dvs[i] = dv
             self._unblock(sub, s0, s1)
 

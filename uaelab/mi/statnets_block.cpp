@@ -209,9 +209,9 @@ void heads(const float* hT, const int64_t* perm, const float* w, float* log_ema,
 }  // namespace
 
 // `steps` Adam steps of one block (the updates of StatNets._block_step); returns the bounds [c]
-// before the last step. perm [c, K] (int64) is scratch for the shuffles.
+// before the last step.
 Tensor block_steps(std::vector<Tensor> params, std::vector<Tensor> m1, std::vector<Tensor> m2, Tensor count,
-                   Tensor abx, Tensor abxT, std::vector<at::Generator> gens, Tensor perm,
+                   Tensor abx, Tensor abxT, std::vector<at::Generator> gens,
                    Tensor log_ema, int64_t steps, double lr, double adam_eps, bool bias_correction,
                    double ema_rate) {
   pybind11::gil_scoped_release no_gil;
@@ -227,8 +227,6 @@ Tensor block_steps(std::vector<Tensor> params, std::vector<Tensor> m1, std::vect
   }
   TORCH_CHECK(log_ema.is_contiguous() && log_ema.scalar_type() == at::kFloat && log_ema.numel() == c,
               "block_steps: log_ema [c] float32");
-  TORCH_CHECK(perm.is_contiguous() && perm.scalar_type() == at::kLong && perm.numel() == c * K,
-              "block_steps: perm [c, K] int64");
   for (size_t q = 0; q < 4; ++q) {
     TORCH_CHECK(m1[q].is_contiguous() && m2[q].is_contiguous(), "block_steps: contiguous moments");
   }
@@ -237,6 +235,7 @@ Tensor block_steps(std::vector<Tensor> params, std::vector<Tensor> m1, std::vect
   auto dw = at::empty({c, H}, opt);
   auto MTx = at::empty({B2, H, n1}, opt);
   auto W2old = at::empty_like(W2T);
+  auto perm = at::empty({c, K}, opt.dtype(at::kLong));  // each step's shuffles
   Tensor dv = at::empty({c}, opt);
   const double beta1 = 0.9, beta2 = 0.999;
   at::bmm_out(MTx, W2T, W1x.transpose(1, 2));  // the first fold; adam_w1_fold makes the later ones
